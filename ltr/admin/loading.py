@@ -1,0 +1,147 @@
+"""Saving and loading networks in pytracking's checkpoint format.
+
+A checkpoint is a dict with at least `net` (state_dict) and `constructor` (plain data, see
+ltr.admin.model_constructor). Loading uses ``torch.load(weights_only=True)``, which executes no
+code from the file. Legacy pytracking checkpoints (the published dimp18.pth / dimp50.pth) pickle
+Python objects; reading them runs the pickle machinery and therefore needs the explicit opt-in
+``allow_legacy_pickle=True``.
+"""
+import importlib
+import logging
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from ltr.admin.model_constructor import NetConstructor
+
+_logger = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIX = '.pth.tar'
+
+
+def checkpoint_path(network_dir: Union[str, Path], checkpoint: Union[None, int, str] = None) -> Path:
+    """Resolves pytracking's ways to name a checkpoint.
+
+    Args:
+        network_dir: a checkpoint file, or a folder of `<Net>_ep%04d.pth.tar` files.
+        checkpoint: None (the file itself, or the folder's latest epoch), an epoch number, or a path.
+    """
+    if isinstance(checkpoint, (str, Path)):
+        path = Path(checkpoint)
+        if not path.is_absolute() and network_dir is not None:
+            path = Path(network_dir) / path
+    else:
+        path = Path(network_dir)
+        if path.is_dir():
+            pattern = '*.pth.tar' if checkpoint is None else f'*_ep{int(checkpoint):04d}.pth.tar'
+            candidates = sorted(path.glob(pattern))
+            if not candidates:
+                raise FileNotFoundError(f"No checkpoint matching '{pattern}' in {path}")
+            path = candidates[-1]
+    if not path.is_file():
+        raise FileNotFoundError(f"Network file {path} does not exist")
+    return path
+
+
+def save_checkpoint(state: dict, path: Union[str, Path]) -> Path:
+    """Writes `state` with torch.save to a temporary file, then renames it (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix='.tmp', delete=False) as handle:
+        torch.save(state, handle)
+    os.replace(handle.name, path)
+    return path
+
+
+def save_network(net: nn.Module, path: Union[str, Path], **extra) -> Path:
+    """Saves a tracking network file: `net` state_dict, its `constructor` as plain data, `net_type`."""
+    state = {'net': net.state_dict(), 'net_type': type(net).__name__}
+    constructor = getattr(net, 'constructor', None)
+    if constructor is not None:
+        state['constructor'] = constructor.to_dict()
+    state.update(extra)
+    return save_checkpoint(state, path)
+
+
+class _LegacyUnpickler(pickle.Unpickler):
+    """Maps pytracking's old module names to ours and stubs out classes that no longer exist."""
+
+    def find_class(self, module: str, name: str):
+        if module.startswith('dlframework'):
+            module = 'ltr' + module[len('dlframework'):]
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            # Only the state_dict and the constructor's plain attributes are used afterwards.
+            _logger.warning("legacy checkpoint: %s.%s not found, loading it as a placeholder", module, name)
+            return type(name, (_Placeholder,), {'__module__': module})
+
+
+class _Placeholder:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+
+
+class _LegacyPickleModule:
+    Unpickler = _LegacyUnpickler
+    load = pickle.load
+    __name__ = 'legacy_pickle'
+
+
+def load_checkpoint_file(path: Union[str, Path], allow_legacy_pickle: bool = False,
+                         map_location='cpu') -> dict:
+    """Loads a checkpoint dict; pickled objects need `allow_legacy_pickle=True`."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if not allow_legacy_pickle:
+            raise RuntimeError(
+                f"{path} contains pickled Python objects (a legacy pytracking checkpoint?). Loading it can "
+                f"execute code from the file; if you trust it, pass allow_legacy_pickle=True "
+                f"(tracker parameter `allow_legacy_pickle`).") from err
+    _logger.warning("loading %s with the legacy pickle loader (allow_legacy_pickle=True)", path)
+    return torch.load(path, map_location=map_location, weights_only=False, pickle_module=_LegacyPickleModule)
+
+
+def constructor_of(checkpoint: dict) -> Optional[NetConstructor]:
+    """The checkpoint's constructor, from plain data or from a legacy pickled object."""
+    data = checkpoint.get('constructor')
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return NetConstructor.from_dict(data)
+    return NetConstructor(data.fun_name, data.fun_module, getattr(data, 'args', ()), getattr(data, 'kwds', {}))
+
+
+def load_network(network_dir: Union[str, Path], checkpoint: Union[None, int, str] = None,
+                 allow_legacy_pickle: bool = False, **kwargs) -> Tuple[nn.Module, dict]:
+    """Rebuilds a network from its checkpoint and loads its weights strictly.
+
+    Args:
+        network_dir, checkpoint: see :func:`checkpoint_path`.
+        allow_legacy_pickle: allow checkpoints holding pickled objects (pytracking's own files).
+        kwargs: override the stored constructor arguments (`backbone_pretrained` is always False:
+            the checkpoint holds the weights).
+    Returns:
+        (net, checkpoint dict).
+    """
+    path = checkpoint_path(network_dir, checkpoint)
+    checkpoint_dict = load_checkpoint_file(path, allow_legacy_pickle=allow_legacy_pickle)
+    constructor = constructor_of(checkpoint_dict)
+    if constructor is None:
+        raise RuntimeError(f"{path} has no 'constructor' entry: it is not a network checkpoint")
+    kwargs.setdefault('backbone_pretrained', False)
+    net = constructor.get(**kwargs)
+    net.load_state_dict(checkpoint_dict['net'])
+    net.constructor = constructor
+    net.constructor.kwds.update(kwargs)
+    return net, checkpoint_dict

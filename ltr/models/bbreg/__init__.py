@@ -1,0 +1,1 @@
+from .atom_iou_net import AtomIoUNet

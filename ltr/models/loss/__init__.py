@@ -1,0 +1,1 @@
+from .target_classification import LBHinge
