@@ -88,8 +88,14 @@ def prroi_pool2d(features: torch.Tensor, rois: torch.Tensor, pooled_height: int,
     slot, max_per_image = _slots_within_batch(batch_index, batch_size)
     ky_grouped = ky.new_zeros(batch_size, max_per_image, pooled_height, height).index_put((batch_index, slot), ky)
     kx_grouped = kx.new_zeros(batch_size, max_per_image, pooled_width, width).index_put((batch_index, slot), kx)
-    cols = torch.einsum('bchw,bnjw->bnchj', features, kx_grouped)        # (B, N, C, H, PW)
-    integral = torch.einsum('bnih,bnchj->bncij', ky_grouped, cols)[batch_index, slot]   # (R, C, PH, PW)
+    n = max_per_image
+    cols = torch.bmm(features.reshape(batch_size, channels * height, width),
+                     kx_grouped.reshape(batch_size, n * pooled_width, width).transpose(1, 2))   # (B, C*H, N*PW)
+    cols = cols.reshape(batch_size, channels, height, n, pooled_width).permute(0, 3, 2, 1, 4)
+    cols = cols.reshape(batch_size * n, height, channels * pooled_width)
+    integral = torch.bmm(ky_grouped.reshape(batch_size * n, pooled_height, height), cols)       # (B*N, PH, C*PW)
+    integral = integral.reshape(batch_size * n, pooled_height, channels, pooled_width)[batch_index * n + slot]
+    integral = integral.permute(0, 2, 1, 3)                                                    # (R, C, PH, PW)
 
     bin_area = (roi_w * roi_h / (pooled_height * pooled_width)).view(-1, 1, 1, 1)
     safe_area = torch.where(bin_area > 0, bin_area, torch.ones_like(bin_area))

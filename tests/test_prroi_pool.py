@@ -1,0 +1,120 @@
+"""Precise RoI Pooling against closed-form and brute-force references."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ltr.models.layers.prroi_pool import PrRoIPool2D, prroi_pool2d
+
+
+def dense_reference(features, roi, pooled_h, pooled_w, scale, samples=96):
+    """Midpoint-rule integral of the bilinear interpolation (grid_sample, zeros outside) over each bin."""
+    batch, x1, y1, x2, y2 = roi.tolist()
+    x1, y1, x2, y2 = x1 * scale, y1 * scale, x2 * scale, y2 * scale
+    bin_w, bin_h = max(x2 - x1, 0) / pooled_w, max(y2 - y1, 0) / pooled_h
+    feat = features[int(batch):int(batch) + 1]
+    height, width = feat.shape[-2:]
+    if bin_w * bin_h == 0:
+        return feat.new_zeros(feat.shape[1], pooled_h, pooled_w)
+    offsets = (torch.arange(samples, dtype=feat.dtype) + 0.5) / samples
+    ys = (y1 + bin_h * (torch.arange(pooled_h, dtype=feat.dtype)[:, None] + offsets)).flatten()
+    xs = (x1 + bin_w * (torch.arange(pooled_w, dtype=feat.dtype)[:, None] + offsets)).flatten()
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+    # align_corners=True puts sample k at coordinate k; zero padding reads 0 outside, as PrRoIPool.
+    grid = torch.stack((2 * grid_x / (width - 1) - 1, 2 * grid_y / (height - 1) - 1), dim=-1)[None]
+    values = F.grid_sample(feat, grid, mode='bilinear', padding_mode='zeros', align_corners=True)[0]
+    values = values.reshape(feat.shape[1], pooled_h, samples, pooled_w, samples)
+    return values.mean(dim=(2, 4))
+
+
+def test_oracle_equals_average_pooling():
+    features = torch.randn(2, 5, 16, 16, dtype=torch.float64)
+    pool = PrRoIPool2D(7, 7, 0.5)
+    out = pool(features, torch.tensor([[1, 0, 0, 14, 14]], dtype=torch.float64))
+    expected = F.avg_pool2d(features[1:2], kernel_size=2, stride=1)[:, :, :7, :7]
+    assert out.shape == (1, 5, 7, 7)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize('roi', [
+    [0, 3.3, 4.1, 20.7, 17.9],        # inside
+    [1, -6.2, -3.5, 9.4, 12.2],       # partly outside (top-left)
+    [0, 25.5, 18.3, 40.1, 33.7],      # partly outside (bottom-right)
+    [1, -9.0, -8.0, -3.0, -2.5],      # fully outside: zero
+    [0, -2.6, 5.0, -0.4, 9.0],        # outside but within one pixel of the border: non-zero
+    [1, 10.2, 11.7, 10.5, 11.9],      # sub-pixel box
+    [0, 12.0, 12.0, 12.0, 20.0],      # zero width: empty bins give 0
+])
+def test_matches_dense_numerical_integration(roi):
+    features = torch.randn(2, 3, 15, 17, dtype=torch.float64)
+    roi = torch.tensor([roi], dtype=torch.float64)
+    out = prroi_pool2d(features, roi, 3, 4, 0.5)[0]
+    expected = dense_reference(features, roi[0], 3, 4, 0.5)
+    torch.testing.assert_close(out, expected, rtol=0, atol=2e-3)
+
+
+def test_fully_outside_is_zero_and_partly_outside_keeps_area_in_denominator():
+    features = torch.ones(1, 1, 10, 10, dtype=torch.float64)
+    far = prroi_pool2d(features, torch.tensor([[0, -20., -20., -12., -12.]], dtype=torch.float64), 1, 1, 1.0)
+    assert far.item() == 0.0
+    # Box [-4, 5] x [0, 9] over a map of ones: f = 1 on [0, 9], linear ramp on [-1, 0], 0 before.
+    # Integral over x: 9 + 0.5 = 9.5 of width 9 (+4 outside) -> mean 9.5 / 13; over y: 9 / 9 = 1.
+    half = prroi_pool2d(features, torch.tensor([[0, -4., 0., 9., 9.]], dtype=torch.float64), 1, 1, 1.0)
+    assert half.item() == pytest.approx(9.5 / 13, abs=1e-12)
+
+
+def test_many_rois_grouped_by_image_match_one_by_one():
+    features = torch.randn(3, 4, 12, 12, dtype=torch.float64)
+    rois = torch.tensor([[2, 1., 1., 8., 9.], [0, 0.5, 2., 6., 7.], [2, 3., 3., 11., 10.],
+                         [1, -1., -1., 4., 4.], [2, 0., 0., 12., 12.]], dtype=torch.float64)
+    together = prroi_pool2d(features, rois, 2, 3, 1.0)
+    one_by_one = torch.cat([prroi_pool2d(features, r[None], 2, 3, 1.0) for r in rois])
+    torch.testing.assert_close(together, one_by_one, rtol=0, atol=1e-12)
+
+
+def test_float32_matches_float64():
+    features = torch.randn(2, 8, 18, 18, dtype=torch.float64)
+    rois = torch.tensor([[0, 10., 20., 200., 180.], [1, -30., 40., 100., 300.]], dtype=torch.float64)
+    out64 = prroi_pool2d(features, rois, 5, 5, 1 / 16)
+    out32 = prroi_pool2d(features.float(), rois.float(), 5, 5, 1 / 16)
+    assert out32.dtype == torch.float32
+    torch.testing.assert_close(out32.double(), out64, rtol=1e-4, atol=1e-5)
+
+
+def test_gradcheck_features_and_coordinates():
+    features = torch.randn(2, 2, 6, 7, dtype=torch.float64, requires_grad=True)
+    coords = torch.tensor([[0.7, 1.3, 4.6, 5.2], [-1.4, 2.2, 3.3, 7.9], [2.1, 0.4, 2.45, 0.8]],
+                          dtype=torch.float64, requires_grad=True)
+    batch_index = torch.tensor([[1.], [0.], [1.]], dtype=torch.float64)
+
+    def pool(feat, xyxy):
+        return prroi_pool2d(feat, torch.cat((batch_index, xyxy), dim=1), 2, 3, 1.0)
+
+    assert torch.autograd.gradcheck(pool, (features, coords), eps=1e-6, atol=1e-6)
+
+
+def test_coordinate_gradient_moves_box_towards_bright_region():
+    # The pooled mean grows when the box moves right, onto larger values: d/dx1 > 0 and d/dx2 > 0.
+    features = torch.arange(20, dtype=torch.float64).repeat(20, 1)[None, None]
+    rois = torch.tensor([[0, 4.2, 4.1, 9.7, 9.3]], dtype=torch.float64, requires_grad=True)
+    prroi_pool2d(features, rois, 1, 1, 1.0).sum().backward()
+    assert rois.grad[0, 1] > 0 and rois.grad[0, 3] > 0
+    assert rois.grad[0, 0] == 0
+
+
+def test_rejects_bad_inputs():
+    features = torch.randn(1, 2, 5, 5)
+    with pytest.raises(ValueError):
+        prroi_pool2d(features, torch.zeros(3, 4), 2, 2, 1.0)
+    with pytest.raises(IndexError):
+        prroi_pool2d(features, torch.tensor([[1., 0, 0, 2, 2]]), 2, 2, 1.0)
+    assert prroi_pool2d(features, torch.zeros(0, 5), 2, 2, 1.0).shape == (0, 2, 2, 2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_matches_cpu():
+    features = torch.randn(2, 4, 18, 18)
+    rois = torch.tensor([[0, 10., 20., 200., 180.], [1, -30., 40., 100., 300.]])
+    cpu = prroi_pool2d(features, rois, 3, 3, 1 / 16)
+    gpu = prroi_pool2d(features.cuda(), rois.cuda(), 3, 3, 1 / 16)
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5)
+
