@@ -1,0 +1,494 @@
+"""On-disk layouts and annotation formats of the RGB-T benchmarks GTOT, RGBT234, RGBT210, LasHeR
+and the synthetic benchmark: the one module that knows file names and box formats. Training
+datasets (ltr.dataset), the tracker's sequence lists (pytracking.evaluation) and the evaluation
+(pytracking.analysis) all read benchmarks through it.
+
+Boxes are returned as float64 [x, y, w, h] arrays in pixels, exactly as in the files (GTOT's corner
+files are converted with w = x2 - x1, no +1, as the GTOT toolkit does). Annotations are read even
+when the images are absent, so evaluation needs only the annotation files.
+"""
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+PathLike = Union[str, os.PathLike]
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+RGBT234_ATTRIBUTES = ('BC', 'CM', 'DEF', 'FM', 'HO', 'LI', 'LR', 'MB', 'NO', 'PO', 'SC', 'TC')
+GTOT_ATTRIBUTES = ('OCC', 'LSV', 'FM', 'LI', 'TC', 'SO', 'DEF')
+LASHER_ATTRIBUTES = ('NO', 'PO', 'TO', 'HO', 'MB', 'LI', 'HI', 'AIV', 'LR', 'DEF', 'BC', 'SA', 'CM', 'TC', 'FL',
+                     'OV', 'FM', 'SV', 'ARC')
+DATA_SPECS = Path(__file__).resolve().parent / 'data_specs'
+
+
+class AnnotationError(ValueError):
+    """A malformed or inconsistent annotation or data-set file; the message names the file (and line)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Text files
+
+
+def read_text_lines(path: PathLike) -> List[str]:
+    """Non-empty, stripped lines; any line ending (LF, CRLF, bare CR) splits lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    with open(path, newline=None, encoding='utf-8-sig') as handle:
+        return [line.strip() for line in handle.read().split('\n') if line.strip()]
+
+
+def _parse_rows_slowly(path: Path, lines: List[str], columns: Sequence[int]) -> np.ndarray:
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        tokens = line.replace(',', ' ').split()
+        try:
+            values = [float(token) for token in tokens]
+        except ValueError:
+            raise AnnotationError(f"{path}, line {number}: cannot parse {line!r} as numbers") from None
+        if len(values) not in columns or (rows and len(values) != len(rows[0])):
+            expected = len(rows[0]) if rows else ' or '.join(map(str, columns))
+            raise AnnotationError(f"{path}, line {number}: expected {expected} values, got {len(values)} in {line!r}")
+        rows.append(values)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(rows[0]) if rows else columns[0])
+
+
+def read_boxes(path: PathLike, columns: Sequence[int] = (4,)) -> np.ndarray:
+    """Reads a box file: one row per frame, values separated by commas, tabs or runs of spaces.
+
+    Args:
+        columns: allowed numbers of values per row (4 for ltwh/corner pairs, 8 for polygons).
+    Returns:
+        (rows, c) float64 array; an empty file gives (0, columns[0]).
+    Raises:
+        AnnotationError naming the file and line of the first malformed row.
+    """
+    path = Path(path)
+    lines = read_text_lines(path)
+    if not lines:
+        return np.zeros((0, columns[0]))
+    # Fast path: one C-level parse of the whole file; fall back to line by line to report errors.
+    text = ' '.join(lines).replace(',', ' ').replace('\t', ' ')
+    try:
+        values = np.fromstring(text, sep=' ')
+    except ValueError:
+        values = None
+    if values is not None:
+        first = len(lines[0].replace(',', ' ').split())
+        if first in columns and values.size == first * len(lines):
+            return values.reshape(len(lines), first)
+    return _parse_rows_slowly(path, lines, columns)
+
+
+def corners_to_ltwh(corners: np.ndarray) -> np.ndarray:
+    """(N, 4) [x1, y1, x2, y2] -> [x, y, w, h] with w = x2 - x1 (GTOT convention, no +1)."""
+    return np.concatenate((corners[:, :2], corners[:, 2:4] - corners[:, :2]), axis=1)
+
+
+def read_name_list(path: PathLike) -> List[str]:
+    return read_text_lines(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sequences
+
+
+@dataclass
+class RGBTSequence:
+    """One RGB-T sequence.
+
+    Attributes:
+        gt_rgb, gt_tir: (N, 4) float64 boxes [x, y, w, h] per modality (equal where the benchmark
+            has one ground truth).
+        rgb_frames, tir_frames: N paired image paths, or empty lists when the images are absent.
+        attributes: names of the challenge attributes the sequence has.
+    """
+    name: str
+    dataset: str
+    gt_rgb: np.ndarray
+    gt_tir: np.ndarray
+    rgb_frames: List[str] = field(default_factory=list)
+    tir_frames: List[str] = field(default_factory=list)
+    attributes: Tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.gt_rgb)
+
+    @property
+    def has_frames(self) -> bool:
+        return bool(self.rgb_frames)
+
+    @property
+    def init_box(self) -> np.ndarray:
+        """First-frame box the tracker starts from (the visible one)."""
+        return self.gt_rgb[0]
+
+    def target_visible(self, modality: str = 'rgb') -> np.ndarray:
+        """(N,) bool: the box has positive width and height (zero boxes mark an absent target)."""
+        boxes = self.gt_rgb if modality == 'rgb' else self.gt_tir
+        return (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+
+def _natural_key(name: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)]
+
+
+def list_frames(folder: Path) -> List[str]:
+    """Image files of a folder in natural numeric order (LasHeR's names are irregular)."""
+    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
+    return [str(folder / n) for n in sorted(names, key=_natural_key)]
+
+
+def _paired_frames(seq_dir: Path, rgb_sub: str, tir_sub: str, num_boxes: int, gt_file: Path,
+                   require_frames: bool) -> Tuple[List[str], List[str]]:
+    rgb_dir, tir_dir = seq_dir / rgb_sub, seq_dir / tir_sub
+    if not rgb_dir.is_dir() and not tir_dir.is_dir() and not require_frames:
+        return [], []                                   # annotation-only copy of the data set
+    for folder in (rgb_dir, tir_dir):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"frame folder {folder} does not exist")
+    rgb, tir = list_frames(rgb_dir), list_frames(tir_dir)
+    if len(rgb) != len(tir):
+        raise AnnotationError(f"{seq_dir}: {len(rgb)} frames in {rgb_sub}/ but {len(tir)} in {tir_sub}/")
+    if len(rgb) == 0:
+        raise AnnotationError(f"{rgb_dir}: no images ({', '.join(IMAGE_EXTENSIONS)})")
+    if num_boxes < len(rgb):
+        raise AnnotationError(f"{gt_file}: {num_boxes} boxes for {len(rgb)} frames in {seq_dir}")
+    if num_boxes > len(rgb):
+        raise AnnotationError(f"{seq_dir}: {len(rgb)} frames but {num_boxes} boxes in {gt_file} (missing frames?)")
+    return rgb, tir
+
+
+def _read_attribute_columns(attr_dir: Path, names_file: Path, attributes: Sequence[str]) -> Dict[str, Tuple[str, ...]]:
+    """RGBT234-style attributes: one 0/1 file per attribute, aligned line by line with a name list."""
+    if not names_file.is_file():
+        return {}
+    names = read_name_list(names_file)
+    flags = {}
+    for attribute in attributes:
+        path = attr_dir / f"{attribute}.txt"
+        if not path.is_file():
+            continue
+        values = read_text_lines(path)
+        if len(values) != len(names):
+            raise AnnotationError(f"{path}: {len(values)} lines but {len(names)} names in {names_file}")
+        flags[attribute] = values
+    result = {}
+    for index, name in enumerate(names):
+        result[name] = tuple(a for a in attributes if a in flags and flags[a][index] == '1')
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks
+
+
+class RGBTBenchmark:
+    """A benchmark root on disk. Subclasses define the layout.
+
+    Args:
+        root: the data-set folder.
+    """
+    name = ''
+    attribute_names: Tuple[str, ...] = ()
+
+    def __init__(self, root: PathLike):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.name} root {self.root} does not exist")
+        self._attributes = None
+
+    def sequence_names(self) -> List[str]:
+        raise NotImplementedError
+
+    def sequence_dir(self, name: str) -> Path:
+        return self.root / name
+
+    def _boxes(self, seq_dir: Path) -> Tuple[np.ndarray, np.ndarray, Path]:
+        """(gt_rgb, gt_tir, file whose length defines the sequence)."""
+        raise NotImplementedError
+
+    frame_dirs = ('visible', 'infrared')
+
+    def attributes(self) -> Dict[str, Tuple[str, ...]]:
+        if self._attributes is None:
+            self._attributes = self._read_attributes()
+        return self._attributes
+
+    def _read_attributes(self) -> Dict[str, Tuple[str, ...]]:
+        return _read_attribute_columns(self.root / 'attr_txt', self.root / 'attr_txt' / 'SequencesName.txt',
+                                       self.attribute_names)
+
+    def load_sequence(self, name: str, require_frames: bool = False) -> RGBTSequence:
+        """Reads one sequence's annotations, and its frame lists when the images are there.
+
+        Args:
+            require_frames: raise when the frame folders are missing (tracking needs them).
+        """
+        seq_dir = self.sequence_dir(name)
+        if not seq_dir.is_dir():
+            raise FileNotFoundError(f"sequence folder {seq_dir} does not exist ({self.name} root {self.root})")
+        gt_rgb, gt_tir, gt_file = self._boxes(seq_dir)
+        if len(gt_rgb) == 0:
+            raise AnnotationError(f"{gt_file}: no boxes")
+        if len(gt_tir) != len(gt_rgb):
+            raise AnnotationError(f"{seq_dir}: {len(gt_rgb)} visible boxes but {len(gt_tir)} infrared boxes")
+        rgb, tir = _paired_frames(seq_dir, self.frame_dirs[0], self.frame_dirs[1], len(gt_rgb), gt_file,
+                                  require_frames)
+        return RGBTSequence(name, self.name, gt_rgb, gt_tir, rgb, tir, self.attributes().get(name, ()))
+
+    def sequences(self, require_frames: bool = False) -> List[RGBTSequence]:
+        return [self.load_sequence(n, require_frames) for n in self.sequence_names()]
+
+    def _names_from_file_or_folders(self, *list_files: Path) -> List[str]:
+        for list_file in list_files:
+            if list_file.is_file():
+                return read_name_list(list_file)
+        return sorted(d.name for d in self.root.iterdir() if d.is_dir() and d.name != 'attr_txt')
+
+
+class GTOT(RGBTBenchmark):
+    """GTOT: `<seq>/v/`, `<seq>/i/` (png or bmp), `groundTruth_v.txt` / `groundTruth_i.txt` with
+    corners `x1 y1 x2 y2`. Attributes (OCC, LSV, FM, LI, TC, SO, DEF) are read from an optional
+    RGBT234-style `attr_txt/` folder; the official MATLAB `AttrMat.mat` is not parsed."""
+    name = 'gtot'
+    attribute_names = GTOT_ATTRIBUTES
+    frame_dirs = ('v', 'i')
+
+    def sequence_names(self) -> List[str]:
+        return self._names_from_file_or_folders(self.root / 'SequencesName.txt')
+
+    def _boxes(self, seq_dir):
+        rgb_file, tir_file = seq_dir / 'groundTruth_v.txt', seq_dir / 'groundTruth_i.txt'
+        return corners_to_ltwh(read_boxes(rgb_file)), corners_to_ltwh(read_boxes(tir_file)), rgb_file
+
+
+class RGBT234(RGBTBenchmark):
+    """RGBT234: `<seq>/visible/*v.jpg`, `<seq>/infrared/*i.jpg`, per-modality `visible.txt` and
+    `infrared.txt` (comma ltwh); 12 attributes in `attr_txt/` aligned with its SequencesName.txt."""
+    name = 'rgbt234'
+    attribute_names = RGBT234_ATTRIBUTES
+
+    def sequence_names(self) -> List[str]:
+        return self._names_from_file_or_folders(self.root / 'SequencesName.txt',
+                                                self.root / 'attr_txt' / 'SequencesName.txt')
+
+    def _boxes(self, seq_dir):
+        rgb_file = seq_dir / 'visible.txt'
+        return read_boxes(rgb_file), read_boxes(seq_dir / 'infrared.txt'), rgb_file
+
+
+class RGBT210(RGBTBenchmark):
+    """RGBT210: RGBT234's folders with one `init.txt` for both modalities; attributes from the
+    234-line `attr_txt/` index, filtered to the 210 sequences."""
+    name = 'rgbt210'
+    attribute_names = RGBT234_ATTRIBUTES
+
+    def sequence_names(self) -> List[str]:
+        return self._names_from_file_or_folders(self.root / 'SequencesName.txt')
+
+    def _boxes(self, seq_dir):
+        init_file = seq_dir / 'init.txt'
+        boxes = read_boxes(init_file)
+        return boxes, boxes.copy(), init_file
+
+
+class LasHeR(RGBTBenchmark):
+    """LasHeR: `trainingset/<seq>/`, `testingset/<seq>/` with `trainingsetList.txt` and
+    `testingsetList.txt` (as distributed), or one flat folder of sequences. Each sequence has
+    `visible/`, `infrared/` (irregular names, sorted numerically) and `init.txt`, the single ground
+    truth of both modalities (`visible.txt` is missing in some sequences). Zero boxes mark an
+    absent target. Attributes: `AttriSeqsTxt/<seq>.txt` (19 flags).
+
+    Args:
+        split: 'test' (245, default for evaluation), 'train' (979) or 'all'.
+    """
+    name = 'lasher'
+    attribute_names = LASHER_ATTRIBUTES
+    SPLITS = {'train': ('trainingset', 'trainingsetList.txt', 'lasher_train.txt'),
+              'test': ('testingset', 'testingsetList.txt', 'lasher_test.txt')}
+
+    def __init__(self, root: PathLike, split: str = 'test'):
+        super().__init__(root)
+        if split not in ('train', 'test', 'all'):
+            raise ValueError(f"LasHeR split must be 'train', 'test' or 'all', got {split!r}")
+        self.split = split
+        self._folders = {}
+
+    def _split_names(self, split: str) -> List[str]:
+        folder, list_name, packaged = self.SPLITS[split]
+        for list_file in (self.root / list_name, self.root / folder / list_name, DATA_SPECS / packaged):
+            if list_file.is_file():
+                names = read_name_list(list_file)
+                break
+        base = self.root / folder if (self.root / folder).is_dir() else self.root
+        for name in names:
+            self._folders[name] = base / name
+        return names
+
+    def sequence_names(self) -> List[str]:
+        splits = ('train', 'test') if self.split == 'all' else (self.split,)
+        return [name for split in splits for name in self._split_names(split)]
+
+    def sequence_dir(self, name: str) -> Path:
+        if name not in self._folders:
+            self.sequence_names()
+        return self._folders.get(name, self.root / name)
+
+    def _boxes(self, seq_dir):
+        for candidate in ('init.txt', 'visible.txt'):
+            gt_file = seq_dir / candidate
+            if gt_file.is_file():
+                boxes = read_boxes(gt_file)
+                return boxes, boxes.copy(), gt_file
+        raise FileNotFoundError(f"{seq_dir}: neither init.txt nor visible.txt exists")
+
+    def _read_attributes(self):
+        attr_dir = self.root / 'AttriSeqsTxt'
+        if not attr_dir.is_dir():
+            return {}
+        order_file = self.root / 'Attributes_order.txt'
+        order = [a.strip() for a in read_text_lines(order_file)[0].split(',')] if order_file.is_file() \
+            else list(LASHER_ATTRIBUTES)
+        result = {}
+        for path in attr_dir.glob('*.txt'):
+            flags = read_text_lines(path)[0].split(',') if path.stat().st_size else []
+            if len(flags) != len(order):
+                raise AnnotationError(f"{path}: {len(flags)} attribute flags, expected {len(order)}")
+            result[path.stem] = tuple(a for a, f in zip(order, flags) if f.strip() == '1')
+        return result
+
+
+LAYOUTS = {'gtot': GTOT, 'rgbt234': RGBT234, 'lasher': LasHeR}
+SYNTHETIC_META = 'synthetic.json'
+
+
+class Synthetic(RGBTBenchmark):
+    """The generated benchmark (rgbt.synthetic): `synthetic.json` names the layout it was written
+    in; the splits are `train/` and `test/` (GTOT and RGBT234 layouts) or LasHeR's
+    `trainingset/` and `testingset/`. Sequences are read by that layout's reader."""
+    name = 'synthetic'
+
+    def __init__(self, root: PathLike, split: str = 'test'):
+        super().__init__(root)
+        meta_file = self.root / SYNTHETIC_META
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{meta_file} does not exist: generate the benchmark with "
+                                    f"`python -m rgbt.synthetic --out {self.root}`")
+        self.meta = json.loads(meta_file.read_text())
+        layout = self.meta.get('layout')
+        if layout not in LAYOUTS:
+            raise AnnotationError(f"{meta_file}: unknown layout {layout!r}")
+        if split not in ('train', 'test'):
+            raise ValueError(f"synthetic split must be 'train' or 'test', got {split!r}")
+        self.split = split
+        self.layout = layout
+        self.reader = LasHeR(self.root, split) if layout == 'lasher' else LAYOUTS[layout](self.root / split)
+        self.attribute_names = self.reader.attribute_names
+
+    def sequence_names(self) -> List[str]:
+        return self.reader.sequence_names()
+
+    def load_sequence(self, name: str, require_frames: bool = False) -> RGBTSequence:
+        sequence = self.reader.load_sequence(name, require_frames)
+        sequence.dataset = self.name
+        return sequence
+
+    def attributes(self):
+        return self.reader.attributes()
+
+
+BENCHMARKS = {'gtot': GTOT, 'rgbt234': RGBT234, 'rgbt210': RGBT210, 'lasher': LasHeR, 'synthetic': Synthetic}
+
+
+def open_benchmark(name: str, root: PathLike, split: Optional[str] = None) -> RGBTBenchmark:
+    """A benchmark reader by name; `split` applies to LasHeR and the synthetic benchmark."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
+    cls = BENCHMARKS[name]
+    if cls in (LasHeR, Synthetic):
+        return cls(root, split or 'test')
+    if split not in (None, 'test'):
+        raise ValueError(f"{name} has a single split; got split={split!r}")
+    return cls(root)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing a benchmark in a layout (used by the synthetic generator, so that the readers above
+# read it exactly like the real data sets).
+
+
+def _write_lines(path: Path, lines: Sequence[str]) -> None:
+    # The real benchmarks use CRLF; the readers accept any line ending.
+    path.write_text('\r\n'.join(lines) + '\r\n', newline='')
+
+
+def _format_rows(boxes: np.ndarray, delimiter: str) -> List[str]:
+    return [delimiter.join(str(int(round(v))) for v in row) for row in boxes]
+
+
+def sequence_frame_paths(layout: str, seq_dir: Path, num_frames: int) -> Tuple[List[Path], List[Path]]:
+    """Image paths a sequence of `num_frames` has in `layout` (RGB, TIR)."""
+    if layout == 'gtot':
+        return ([seq_dir / 'v' / f"{i + 1:05d}v.jpg" for i in range(num_frames)],
+                [seq_dir / 'i' / f"{i + 1:05d}i.jpg" for i in range(num_frames)])
+    if layout == 'rgbt234':
+        return ([seq_dir / 'visible' / f"{i + 1:05d}v.jpg" for i in range(num_frames)],
+                [seq_dir / 'infrared' / f"{i + 1:05d}i.jpg" for i in range(num_frames)])
+    if layout == 'lasher':
+        return ([seq_dir / 'visible' / f"v{i:06d}.jpg" for i in range(num_frames)],
+                [seq_dir / 'infrared' / f"i{i:06d}.jpg" for i in range(num_frames)])
+    raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
+
+
+def write_sequence_annotations(layout: str, seq_dir: Path, gt_rgb: np.ndarray, gt_tir: np.ndarray) -> None:
+    """Box files of one sequence in `layout` (integers, as the real files)."""
+    if layout == 'gtot':
+        corners = lambda b: np.concatenate((b[:, :2], b[:, :2] + b[:, 2:]), axis=1)  # noqa: E731
+        (seq_dir / 'groundTruth_v.txt').write_text('\n'.join(_format_rows(corners(gt_rgb), ' ')) + '\n')
+        (seq_dir / 'groundTruth_i.txt').write_text('\n'.join(_format_rows(corners(gt_tir), ' ')) + '\n')
+        _write_lines(seq_dir / 'init.txt', _format_rows(gt_rgb, '\t'))
+    elif layout == 'rgbt234':
+        _write_lines(seq_dir / 'visible.txt', _format_rows(gt_rgb, ','))
+        _write_lines(seq_dir / 'infrared.txt', _format_rows(gt_tir, ','))
+        _write_lines(seq_dir / 'init.txt', _format_rows(gt_rgb, ','))
+    elif layout == 'lasher':
+        # LasHeR has one ground truth for both modalities (init.txt = visible.txt = infrared.txt).
+        for name in ('init.txt', 'visible.txt', 'infrared.txt'):
+            _write_lines(seq_dir / name, _format_rows(gt_rgb, ','))
+    else:
+        raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
+
+
+def split_folder(layout: str, root: Path, split: str) -> Path:
+    """Folder holding a split's sequences: `train/`, `test/`, or LasHeR's `trainingset/`, `testingset/`."""
+    if layout == 'lasher':
+        return root / LasHeR.SPLITS[split][0]
+    return root / split
+
+
+def write_split_index(layout: str, root: Path, split: str, names: Sequence[str],
+                      attributes: Dict[str, Sequence[str]]) -> None:
+    """Sequence list and attribute files of one split in `layout`."""
+    folder = split_folder(layout, root, split)
+    if layout == 'lasher':
+        _write_lines(root / LasHeR.SPLITS[split][1], names)
+        attr_dir = root / 'AttriSeqsTxt'
+        attr_dir.mkdir(parents=True, exist_ok=True)
+        (root / 'Attributes_order.txt').write_text(', '.join(LASHER_ATTRIBUTES))
+        for name in names:
+            (attr_dir / f"{name}.txt").write_text(','.join('1' if a in attributes[name] else '0'
+                                                           for a in LASHER_ATTRIBUTES))
+        return
+    attr_dir = folder / 'attr_txt'
+    attr_dir.mkdir(parents=True, exist_ok=True)
+    _write_lines(attr_dir / 'SequencesName.txt', names)
+    if layout == 'gtot':
+        (folder / 'SequencesName.txt').write_text('\n'.join(names))
+    for attribute in LAYOUTS[layout].attribute_names:
+        _write_lines(attr_dir / f"{attribute}.txt", ['1' if attribute in attributes[n] else '0' for n in names])
