@@ -224,11 +224,12 @@ class RGBTBenchmark:
         return _read_attribute_columns(self.root / 'attr_txt', self.root / 'attr_txt' / 'SequencesName.txt',
                                        self.attribute_names)
 
-    def load_sequence(self, name: str, require_frames: bool = False) -> RGBTSequence:
+    def load_sequence(self, name: str, require_frames: bool = False, annotations_only: bool = False) -> RGBTSequence:
         """Reads one sequence's annotations, and its frame lists when the images are there.
 
         Args:
             require_frames: raise when the frame folders are missing (tracking needs them).
+            annotations_only: do not look at the frame folders at all (evaluation).
         """
         seq_dir = self.sequence_dir(name)
         if not seq_dir.is_dir():
@@ -238,12 +239,14 @@ class RGBTBenchmark:
             raise AnnotationError(f"{gt_file}: no boxes")
         if len(gt_tir) != len(gt_rgb):
             raise AnnotationError(f"{seq_dir}: {len(gt_rgb)} visible boxes but {len(gt_tir)} infrared boxes")
-        rgb, tir = _paired_frames(seq_dir, self.frame_dirs[0], self.frame_dirs[1], len(gt_rgb), gt_file,
-                                  require_frames)
+        rgb, tir = [], []
+        if not annotations_only:
+            rgb, tir = _paired_frames(seq_dir, self.frame_dirs[0], self.frame_dirs[1], len(gt_rgb), gt_file,
+                                      require_frames)
         return RGBTSequence(name, self.name, gt_rgb, gt_tir, rgb, tir, self.attributes().get(name, ()))
 
-    def sequences(self, require_frames: bool = False) -> List[RGBTSequence]:
-        return [self.load_sequence(n, require_frames) for n in self.sequence_names()]
+    def sequences(self, require_frames: bool = False, annotations_only: bool = False) -> List[RGBTSequence]:
+        return [self.load_sequence(n, require_frames, annotations_only) for n in self.sequence_names()]
 
     def _names_from_file_or_folders(self, *list_files: Path) -> List[str]:
         for list_file in list_files:
@@ -394,8 +397,8 @@ class Synthetic(RGBTBenchmark):
     def sequence_names(self) -> List[str]:
         return self.reader.sequence_names()
 
-    def load_sequence(self, name: str, require_frames: bool = False) -> RGBTSequence:
-        sequence = self.reader.load_sequence(name, require_frames)
+    def load_sequence(self, name: str, require_frames: bool = False, annotations_only: bool = False) -> RGBTSequence:
+        sequence = self.reader.load_sequence(name, require_frames, annotations_only)
         sequence.dataset = self.name
         return sequence
 
