@@ -185,12 +185,15 @@ def evaluate(dataset: str, sequences: Sequence[RGBTSequence], results: Sequence[
     if on_problem not in POLICIES:
         raise ValueError(f"on_problem must be one of {POLICIES}, got {on_problem!r}")
     protocol = protocol or PROTOCOLS[dataset]
-    problems = {}
+    problems, truncated = {}, []
     for tracker in results:
         for name, message in tracker.problems.items():
             if on_problem == 'truncate' and message.startswith('short') and name in tracker.boxes:
+                truncated.append(f"{tracker.name}: {message}")
                 continue
             problems.setdefault(name, message)
+    if truncated:
+        warnings.warn("short result files scored on the frames they have:\n  " + '\n  '.join(truncated))
     if problems and on_problem == 'fail':
         raise ResultFileError(f"result files with problems (use --on-problem exclude or truncate to go on):\n  "
                               f"{describe_problems(results)}")
