@@ -91,6 +91,8 @@ def write_local_file(path: Path, header: str, specs: Sequence[PathSetting], body
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile('w', dir=path.parent, suffix='.tmp', delete=False) as handle:
         handle.write('\n'.join(lines) + '\n')
+    from ltr.admin.loading import _chmod_as_umask
+    _chmod_as_umask(handle.name)
     os.replace(handle.name, path)
 
 

@@ -54,8 +54,16 @@ def save_checkpoint(state: dict, path: Union[str, Path]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix='.tmp', delete=False) as handle:
         torch.save(state, handle)
+    _chmod_as_umask(handle.name)
     os.replace(handle.name, path)
     return path
+
+
+def _chmod_as_umask(path: str) -> None:
+    """Temporary files are created 0600; give the final file the usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def save_network(net: nn.Module, path: Union[str, Path], **extra) -> Path:

@@ -6,7 +6,7 @@ State-dict keys and shapes equal pytracking's (`feature_extractor.*`, `classifie
 """
 import math
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -83,12 +83,13 @@ class DiMPnet(nn.Module):
         return OrderedDict((layer, features[layer]) for layer in layers)
 
 
-def _dimpnet(backbone: nn.Module, backbone_dims: Dict[str, int], *, filter_size, optim_iter, optim_init_step,
-             optim_init_reg, classification_layer, feat_stride, clf_feat_blocks, clf_feat_block,
-             clf_feat_norm, init_filter_norm, final_conv, out_feature_dim, init_gauss_sigma, num_dist_bins,
-             bin_displacement, mask_init_factor, iou_input_dim, iou_inter_dim, score_act, act_param,
-             target_mask_act, detach_length) -> DiMPnet:
-    """Assembles the classifier and the IoU-Net around a backbone (shared by DiMP-18 and DiMP-50)."""
+def dimp_heads(backbone_dims: Dict[str, int], *, filter_size, optim_iter, optim_init_step, optim_init_reg,
+               classification_layer, feat_stride, clf_feat_blocks, clf_feat_block, clf_feat_norm, init_filter_norm,
+               final_conv, out_feature_dim, init_gauss_sigma, num_dist_bins, bin_displacement, mask_init_factor,
+               iou_input_dim, iou_inter_dim, score_act, act_param, target_mask_act,
+               detach_length) -> Tuple[LinearFilter, AtomIoUNet]:
+    """DiMP's target classifier and IoU-Net for backbone layers of the given channel counts
+    (shared by DiMP-18/50 and the RGB-T nets, whose fused features have the backbone's channels)."""
     norm_scale = math.sqrt(1.0 / (out_feature_dim * filter_size * filter_size))
     clf_feature_extractor = classification_features(
         backbone_dims[classification_layer], out_feature_dim, num_blocks=clf_feat_blocks, block=clf_feat_block,
@@ -104,7 +105,12 @@ def _dimpnet(backbone: nn.Module, backbone_dims: Dict[str, int], *, filter_size,
                               filter_optimizer=optimizer, feature_extractor=clf_feature_extractor)
     bb_regressor = AtomIoUNet(input_dim=(backbone_dims['layer2'], backbone_dims['layer3']),
                               pred_input_dim=iou_input_dim, pred_inter_dim=iou_inter_dim)
-    return DiMPnet(backbone, classifier, bb_regressor, classification_layer=classification_layer,
+    return classifier, bb_regressor
+
+
+def _dimpnet(backbone: nn.Module, backbone_dims: Dict[str, int], **head_kwargs) -> DiMPnet:
+    classifier, bb_regressor = dimp_heads(backbone_dims, **head_kwargs)
+    return DiMPnet(backbone, classifier, bb_regressor, classification_layer=head_kwargs['classification_layer'],
                    bb_regressor_layer=['layer2', 'layer3'])
 
 

@@ -1,0 +1,174 @@
+"""Shared pieces of the CMD training settings: data, optimiser, and the two profiles.
+
+Profiles (environment variable CMD_PROFILE):
+- 'paper' (default): LasHeR training split (979 sequences), 288x288 crops, DiMP's batch sizes,
+  epochs and learning rates.
+- 'smoke': the synthetic benchmark (generated on demand under synthetic_dir), 128x128 crops,
+  batch 2, a few iterations per epoch: a CPU run of every setting in about a minute per epoch.
+"""
+import logging
+import os
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+from torch import nn
+
+from ltr.actors import RGBTDiMPActor
+from ltr.data.loader import LTRLoader
+from ltr.data.processing import RGBTDiMPProcessing
+from ltr.data.sampler import RGBTDiMPSampler
+from ltr.data.transforms import ToGrayscale, ToTensorAndJitter
+from ltr.trainers import LTRTrainer
+
+_logger = logging.getLogger(__name__)
+
+PROFILES = {
+    # name: values that differ between profiles (student / teacher where they differ)
+    'paper': dict(output_sz=288, batch_size={'student': 26, 'teacher': 10}, samples_per_epoch=26000,
+                  epochs=50, num_workers=8, synthetic=False),
+    'smoke': dict(output_sz=128, batch_size={'student': 2, 'teacher': 2}, samples_per_epoch=8,
+                  epochs=2, num_workers=0, synthetic=True),
+}
+
+# Adam learning rates per parameter group (pytracking's DiMP-18 / DiMP-50 settings).
+LEARNING_RATES = {
+    'student': {'classifier.filter_initializer': 5e-5, 'classifier.filter_optimizer': 5e-4,
+                'classifier.feature_extractor': 5e-5, 'bb_regressor': 1e-3, 'feature_extractor': 2e-4},
+    'teacher': {'classifier.filter_initializer': 5e-5, 'classifier.filter_optimizer': 5e-4,
+                'classifier.feature_extractor': 5e-5, 'bb_regressor': 2e-4, 'feature_extractor': 2e-5},
+}
+BASE_LR = 2e-4       # fusion modules, distillation adapters and anything not listed above
+
+
+def profile_name() -> str:
+    name = os.environ.get('CMD_PROFILE', 'paper')
+    if name not in PROFILES:
+        raise ValueError(f"CMD_PROFILE={name!r}; choose from {sorted(PROFILES)}")
+    return name
+
+
+def configure(settings, role: str) -> None:
+    """Sets the DiMP training hyper-parameters for `role` ('student' or 'teacher') and the profile."""
+    profile = PROFILES[profile_name()]
+    settings.profile = profile_name()
+    settings.role = role
+    settings.batch_size = profile['batch_size'][role]
+    settings.samples_per_epoch = profile['samples_per_epoch']
+    settings.epochs = getattr(settings, 'epochs_override', None) or profile['epochs']
+    settings.num_workers = profile['num_workers'] if settings.num_workers_override is None else settings.num_workers_override
+    settings.output_sz = profile['output_sz']
+    settings.search_area_factor = 5.0
+    settings.feature_sz = settings.output_sz // 16
+    settings.output_sigma_factor = 1 / 4
+    settings.target_filter_sz = 4
+    settings.center_jitter_factor = {'train': 3.0, 'test': 4.5}
+    settings.scale_jitter_factor = {'train': 0.25, 'test': 0.5}
+    settings.hinge_threshold = 0.05
+    settings.use_synthetic = profile['synthetic']
+
+
+def synthetic_root(settings) -> Path:
+    """The synthetic benchmark of synthetic_dir, generated (small) when it does not exist yet."""
+    from rgbt.synthetic import SequenceSpec, generate_benchmark
+    root = Path(settings.env.synthetic_dir)
+    if not (root / 'synthetic.json').is_file():
+        _logger.info("generating the synthetic benchmark in %s", root)
+        generate_benchmark(root, 'rgbt234', {'train': 8, 'test': 4}, SequenceSpec(num_frames=60), seed=0)
+    return root
+
+
+def train_datasets(settings) -> List:
+    from ltr.dataset import LasHeR, Synthetic
+    if settings.use_synthetic:
+        return [Synthetic(synthetic_root(settings), 'train')]
+    return [LasHeR(settings.env.lasher_dir and settings.env.require_dir('lasher_dir'), split='train')]
+
+
+def train_loader(settings) -> LTRLoader:
+    processing = RGBTDiMPProcessing(
+        search_area_factor=settings.search_area_factor, output_sz=settings.output_sz,
+        center_jitter_factor=settings.center_jitter_factor, scale_jitter_factor=settings.scale_jitter_factor,
+        label_function_params={'feature_sz': settings.feature_sz,
+                               'sigma_factor': settings.output_sigma_factor / settings.search_area_factor,
+                               'kernel_sz': settings.target_filter_sz},
+        joint_transform=ToGrayscale(0.05), transform=ToTensorAndJitter(0.2))
+    sampler = RGBTDiMPSampler(train_datasets(settings), None, settings.samples_per_epoch // settings.world_size,
+                              max_gap=30, num_test_frames=3, num_train_frames=3, processing=processing,
+                              seed=1000 * settings.rank)
+    return LTRLoader('train', sampler, training=True, batch_size=settings.batch_size, shuffle=False,
+                     num_workers=settings.num_workers, drop_last=True, stack_dim=1)
+
+
+def parameter_groups(net: nn.Module, role: str) -> List[Dict]:
+    """Adam groups by module prefix (the first matching prefix wins), the rest at BASE_LR."""
+    rates = LEARNING_RATES[role]
+    groups = {prefix: [] for prefix in rates}
+    rest = []
+    for name, param in net.named_parameters():
+        if not param.requires_grad:
+            continue
+        name = name[len('student.'):] if name.startswith('student.') else name
+        prefix = next((p for p in rates if name.startswith(p)), None)
+        (groups[prefix] if prefix else rest).append(param)
+    out = [{'params': params, 'lr': rates[prefix]} for prefix, params in groups.items() if params]
+    if rest:
+        out.append({'params': rest, 'lr': BASE_LR})
+    return out
+
+
+def train(settings, actor, role: str) -> Dict:
+    """Adam with per-group learning rates, StepLR(15, 0.2), checkpoints, resume, fail-safe."""
+    optimizer = torch.optim.Adam(parameter_groups(actor.net, role), lr=BASE_LR)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.2)
+    trainer = LTRTrainer(actor, [train_loader(settings)], optimizer, settings, scheduler)
+    return trainer.train(settings.epochs, load_latest=True, fail_safe=settings.fail_safe)
+
+
+def net_kwargs(settings) -> Dict:
+    return {'backbone_pretrained': settings.backbone_pretrained}
+
+
+def train_plain_student(settings, fusion: str) -> Dict:
+    """A student trained with the DiMP loss alone (no teacher)."""
+    from rgbt.nets import cmd_student, init_from_dimp
+    configure(settings, 'student')
+    net = cmd_student(fusion=fusion, **net_kwargs(settings))
+    if settings.dimp_init:
+        init_from_dimp(net, settings.dimp_init)
+    return train(settings, RGBTDiMPActor(net), 'student')
+
+
+def find_teacher(settings) -> Path:
+    """The teacher checkpoint: settings.teacher_checkpoint, CMD_TEACHER, or the latest cmd/teacher
+    checkpoint in the workspace."""
+    from ltr.admin.loading import checkpoint_path
+    given = settings.teacher_checkpoint or os.environ.get('CMD_TEACHER')
+    folder = Path(settings.env.workspace_dir) / 'checkpoints' / 'ltr' / 'cmd' / 'teacher'
+    try:
+        return checkpoint_path(given or folder)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"No teacher checkpoint ({err}). Train it first with `python ltr/run_training.py cmd teacher` "
+            f"(same CMD_PROFILE), or point CMD_TEACHER at a teacher checkpoint file.") from None
+
+
+def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: bool, use_hfrd: bool) -> Dict:
+    """A student distilled from the trained teacher with the chosen CMD terms."""
+    from ltr.actors import CMDDistillActor, CMDTrainingNet
+    from ltr.admin.loading import load_network
+    from ltr.models.backbone.resnet import LAYER_CHANNELS
+    from rgbt.distill import CMDDistillLoss
+    from rgbt.nets import DISTILL_LAYERS, cmd_student, init_from_dimp
+    configure(settings, 'student')
+    teacher, _ = load_network(find_teacher(settings))
+    student = cmd_student(fusion=fusion, **net_kwargs(settings))
+    if settings.dimp_init:
+        init_from_dimp(student, settings.dimp_init)
+    distill = CMDDistillLoss([LAYER_CHANNELS['resnet18'][l] for l in DISTILL_LAYERS],
+                             [LAYER_CHANNELS['resnet50'][l] for l in DISTILL_LAYERS],
+                             use_scfd=use_scfd, use_mpsd=use_mpsd, use_hfrd=use_hfrd,
+                             alpha=settings.distill_alpha, beta=settings.distill_beta,
+                             mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
+                             hfrd_iterate=settings.hfrd_iterate)
+    return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')

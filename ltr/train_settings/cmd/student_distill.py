@@ -1,0 +1,7 @@
+"""CMD student: SCFD + MPSD + HFRD (Table 1, row 4)."""
+from ltr.train_settings.cmd import common
+
+
+def run(settings):
+    settings.description = "CMD student: SCFD + MPSD + HFRD (Table 1, row 4)"
+    return common.train_distilled_student(settings, fusion='mpsd', use_scfd=True, use_mpsd=True, use_hfrd=True)

@@ -1,0 +1,7 @@
+"""Student with MPSD fusion and the MPSD loss only."""
+from ltr.train_settings.cmd import common
+
+
+def run(settings):
+    settings.description = "Student with MPSD fusion and the MPSD loss only"
+    return common.train_distilled_student(settings, fusion='mpsd', use_scfd=False, use_mpsd=True, use_hfrd=False)

@@ -1,0 +1,7 @@
+"""Student + SCFD with CAF fusion (Table 3)."""
+from ltr.train_settings.cmd import common
+
+
+def run(settings):
+    settings.description = "Student + SCFD with CAF fusion (Table 3)"
+    return common.train_distilled_student(settings, fusion='caf', use_scfd=True, use_mpsd=True, use_hfrd=False)

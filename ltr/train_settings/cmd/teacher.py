@@ -1,0 +1,14 @@
+"""The teacher: two ResNet50 streams, MDC + FRS fusion, DiMP-50 heads, trained with the DiMP loss
+(DiMP-50 hyper-parameters). Initialise from a DiMP-50 checkpoint with --dimp-init."""
+from ltr.actors import RGBTDiMPActor
+from ltr.train_settings.cmd import common
+from rgbt.nets import cmd_teacher, init_from_dimp
+
+
+def run(settings):
+    settings.description = "CMD teacher (two-stream ResNet50, MDC + FRS)"
+    common.configure(settings, 'teacher')
+    net = cmd_teacher(**common.net_kwargs(settings))
+    if settings.dimp_init:
+        init_from_dimp(net, settings.dimp_init)
+    return common.train(settings, RGBTDiMPActor(net), 'teacher')

@@ -1,0 +1,1 @@
+from .ltr_trainer import LTRTrainer

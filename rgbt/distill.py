@@ -1,0 +1,167 @@
+"""Cross-modality distillation losses of CMD (paper Sec. 3.3-3.6).
+
+- SCFD (Eqs. 1-3): teacher features made modality-specific (SEM, levels 1-3) and modality-common
+  (CEM, level 4); the student's per-modality features are mapped to the teacher's channels by a
+  review chain of ABF modules (ReviewKD) and regressed to them with MSE.
+- MPSD loss (Eqs. 7-11): MSE between the fused features, plus the path-selection penalty L_p.
+- HFRD (Eqs. 12-13): the student's response, masked by the teacher's response corrected with the
+  Gaussian label, regressed to the label with an L2 loss.
+- Total (Eq. 14): alpha (L_SCFD + L_MPSD) + beta L_HFRD + L_original.
+
+Choices where the paper is silent (each a setting of CMDDistillLoss):
+- ABF chains: one per modality (`shared_abf=False`, following Fig. 5's "the same architecture" for
+  TIR); mid channels 128.
+- Teacher features are the post-ReLU ResNet outputs (what the DiMP heads consume).
+- HFRD uses the final filter iterate's response (`hfrd_iterate=-1`), on the test frames.
+- L_p keeps the gradient through L_fus,lambda (the paper's formula as written).
+- The student's fused features (128 / 256 channels) are compared with the teacher's (512 / 1024)
+  through a 1x1 conv + BN adapter per level (training only), applied to the fused feature and to
+  each MPSD path alike, so that the path closest to the teacher is chosen in one space.
+"""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rgbt.nets import DISTILL_LAYERS, FUSED_LAYERS
+
+
+def sem(ft_rgb: torch.Tensor, ft_tir: torch.Tensor):
+    """Specific Enhanced Module (Eq. 1): fe_rgb = rgb*tir + (rgb - tir), fe_tir = rgb*tir + (tir - rgb)."""
+    common = ft_rgb * ft_tir
+    return common + (ft_rgb - ft_tir), common + (ft_tir - ft_rgb)
+
+
+def cem(ft_rgb: torch.Tensor, ft_tir: torch.Tensor) -> torch.Tensor:
+    """Consistence Enhanced Module (Eq. 2): fc = rgb*tir + (rgb + tir)."""
+    return ft_rgb * ft_tir + (ft_rgb + ft_tir)
+
+
+class ABF(nn.Module):
+    """Attention-based fusion of ReviewKD (Chen et al., CVPR 2021): 1x1 conv to `mid` channels,
+    optional per-pixel gated fusion with the (nearest-upsampled) residual of the next deeper level,
+    3x3 conv to the teacher's channels. Returns (output, residual for the next shallower level)."""
+
+    def __init__(self, in_channels: int, mid_channels: int, out_channels: int, fuse: bool):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, mid_channels, 1, bias=False), nn.BatchNorm2d(mid_channels))
+        self.conv2 = nn.Sequential(nn.Conv2d(mid_channels, out_channels, 3, padding=1, bias=False),
+                                   nn.BatchNorm2d(out_channels))
+        self.att_conv = nn.Sequential(nn.Conv2d(2 * mid_channels, 2, 1), nn.Sigmoid()) if fuse else None
+        nn.init.kaiming_uniform_(self.conv1[0].weight, a=1)
+        nn.init.kaiming_uniform_(self.conv2[0].weight, a=1)
+
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None):
+        x = self.conv1(x)
+        if self.att_conv is not None:
+            residual = F.interpolate(residual, size=x.shape[-2:], mode='nearest')
+            gates = self.att_conv(torch.cat((x, residual), dim=1))
+            x = x * gates[:, 0:1] + residual * gates[:, 1:2]
+        return self.conv2(x), x
+
+
+class ReviewChain(nn.Module):
+    """ABFs over the student levels, run deepest first; outputs come back shallow to deep, each with
+    the teacher's channels at that level."""
+
+    def __init__(self, in_channels: Sequence[int], out_channels: Sequence[int], mid_channels: int = 128):
+        super().__init__()
+        last = len(in_channels) - 1
+        self.abfs = nn.ModuleList(ABF(i, mid_channels, o, fuse=index < last)
+                                  for index, (i, o) in enumerate(zip(in_channels, out_channels)))
+
+    def forward(self, features: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        outputs, residual = [], None
+        for abf, feat in zip(reversed(self.abfs), reversed(features)):
+            out, residual = abf(feat, residual)
+            outputs.insert(0, out)
+        return outputs
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(a, b)
+
+
+class CMDDistillLoss(nn.Module):
+    """The distillation terms of CMD with their training-only adapters (the ABF review chains).
+
+    Args:
+        student_channels, teacher_channels: channels at levels 1-4 (conv1, layer1, layer2, layer3).
+        use_scfd, use_mpsd, use_hfrd: which terms are on (the Table 1 rows).
+        alpha, beta: Eq. 14 weights (0.001 and 100 in the paper).
+        mid_channels: ABF width.
+        shared_abf: one review chain for both modalities instead of one each.
+        hfrd_iterate: which filter iterate's response HFRD uses (-1: the final one).
+    """
+
+    def __init__(self, student_channels: Sequence[int], teacher_channels: Sequence[int], use_scfd: bool = True,
+                 use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = 1e-3, beta: float = 100.0,
+                 mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1):
+        super().__init__()
+        self.use_scfd, self.use_mpsd, self.use_hfrd = use_scfd, use_mpsd, use_hfrd
+        self.alpha, self.beta = alpha, beta
+        self.hfrd_iterate = hfrd_iterate
+        self.shared_abf = shared_abf
+        if use_scfd:
+            self.review_rgb = ReviewChain(student_channels, teacher_channels, mid_channels)
+            self.review_tir = self.review_rgb if shared_abf else ReviewChain(student_channels, teacher_channels, mid_channels)
+        if use_mpsd:
+            channels = dict(zip(DISTILL_LAYERS, zip(student_channels, teacher_channels)))
+            self.fused_adapters = nn.ModuleDict({
+                layer: nn.Sequential(nn.Conv2d(channels[layer][0], channels[layer][1], 1, bias=False),
+                                     nn.BatchNorm2d(channels[layer][1])) for layer in FUSED_LAYERS})
+
+    def scfd(self, student: Dict, teacher: Dict) -> torch.Tensor:
+        """Eq. 3: L_spe over levels 1-3 (SEM targets) + L_com at level 4 (CEM target), both modalities."""
+        fu_rgb = self.review_rgb([student['rgb'][layer] for layer in DISTILL_LAYERS])
+        fu_tir = self.review_tir([student['tir'][layer] for layer in DISTILL_LAYERS])
+        loss = 0.0
+        for level, layer in enumerate(DISTILL_LAYERS[:3]):
+            fe_rgb, fe_tir = sem(teacher['rgb'][layer], teacher['tir'][layer])
+            loss = loss + mse(fu_rgb[level], fe_rgb) + mse(fu_tir[level], fe_tir)
+        fc4 = cem(teacher['rgb'][DISTILL_LAYERS[3]], teacher['tir'][DISTILL_LAYERS[3]])
+        return loss + mse(fu_rgb[3], fc4) + mse(fu_tir[3], fc4)
+
+    def fusion_loss(self, student: Dict, teacher: Dict) -> torch.Tensor:
+        """Eq. 7: L_fus = sum over layer2, layer3 of MSE(teacher fused, adapted student fused)."""
+        return sum(mse(self.fused_adapters[layer](student['fused'][layer]), teacher['fused'][layer])
+                   for layer in FUSED_LAYERS)
+
+    def path_penalty(self, student: Dict, teacher: Dict) -> torch.Tensor:
+        """Eqs. 8-10, per sample: lambda = the path closest to the teacher's fused feature, nu = the path
+        the student weights most; L_p = |L_lambda * w_nu - L_lambda * w_lambda|, averaged over samples,
+        summed over levels."""
+        penalty = 0.0
+        for layer in FUSED_LAYERS:
+            paths, weights = student['paths'][layer]
+            target = teacher['fused'][layer]
+            adapter = self.fused_adapters[layer]
+            per_path = torch.stack([((adapter(p) - target) ** 2).flatten(1).mean(dim=1) for p in paths], dim=1)  # (N, 3)
+            loss_lambda, lam = per_path.min(dim=1)
+            w_nu = weights.max(dim=1).values
+            w_lambda = weights.gather(1, lam[:, None]).squeeze(1)
+            penalty = penalty + (loss_lambda * w_nu - loss_lambda * w_lambda).abs().mean()
+        return penalty
+
+    def hfrd(self, student_scores: torch.Tensor, teacher_scores: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """Eqs. 12-13: R_c = R_t + R_g where that is below 1, else R_g; loss = mean (R_s * R_c - R_g)^2."""
+        corrected = teacher_scores + label
+        corrected = torch.where(corrected < 1, corrected, label)
+        return mse(student_scores * corrected, label)
+
+    def forward(self, student: Dict, teacher: Dict, student_scores: Sequence[torch.Tensor],
+                teacher_scores: Sequence[torch.Tensor], test_label: torch.Tensor):
+        """Returns (weighted distillation loss, dict of the unweighted terms)."""
+        terms = {}
+        if self.use_scfd:
+            terms['scfd'] = self.scfd(student, teacher)
+        if self.use_mpsd:
+            terms['mpsd_fus'] = self.fusion_loss(student, teacher)
+            if student['paths']:
+                terms['mpsd_p'] = self.path_penalty(student, teacher)
+        if self.use_hfrd:
+            terms['hfrd'] = self.hfrd(student_scores[self.hfrd_iterate], teacher_scores[self.hfrd_iterate], test_label)
+        feature_terms = sum(v for k, v in terms.items() if k != 'hfrd')
+        total = self.alpha * feature_terms + self.beta * terms.get('hfrd', 0.0)
+        return total, terms

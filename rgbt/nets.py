@@ -1,0 +1,166 @@
+"""RGB-T DiMP networks of CMD (paper Sec. 3.2): the two-stream ResNet50 teacher with MDC + FRS
+fusion and the single-stream ResNet18 student with MPSD fusion (and its ablation variants).
+
+Both are an RGBTDiMPnet: backbone(s) -> per-modality features at levels 1-4 (conv1, layer1,
+layer2, layer3) -> fusion at layer2 and layer3 -> DiMP classifier on fused layer3 and IoU-Net on
+fused layer2 + layer3. The student runs its one ResNet18 on RGB and TIR in one batched call.
+"""
+from collections import OrderedDict
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ltr.admin.loading import checkpoint_path, load_checkpoint_file
+from ltr.admin.model_constructor import model_constructor
+from ltr.models.backbone import resnet as backbones
+from ltr.models.tracking.dimpnet import dimp_heads
+from rgbt.fusion import MPSD, create_fusion
+
+FUSED_LAYERS = ('layer2', 'layer3')
+DISTILL_LAYERS = ('conv1', 'layer1', 'layer2', 'layer3')      # the paper's levels 1-4
+
+# DiMP's trained head hyper-parameters (pytracking's dimp18/dimp50 settings).
+TRAINED_HEAD_KWARGS = dict(filter_size=4, optim_iter=5, optim_init_step=0.9, optim_init_reg=0.1,
+                           init_gauss_sigma=0.9, num_dist_bins=100, bin_displacement=0.1, mask_init_factor=3.0,
+                           classification_layer='layer3', feat_stride=16, clf_feat_norm=True, init_filter_norm=False,
+                           final_conv=True, iou_input_dim=(256, 256), iou_inter_dim=(256, 256), score_act='relu',
+                           act_param=None, target_mask_act='sigmoid', detach_length=float('inf'))
+
+
+class RGBTDiMPnet(nn.Module):
+    """Args:
+        feature_extractor: the RGB backbone, or the shared backbone when `feature_extractor_tir` is None.
+        fusion: ModuleDict layer name -> fusion module (rgb, tir) -> fused.
+        classifier, bb_regressor: DiMP heads on the fused features.
+        feature_extractor_tir: the thermal backbone of a two-stream net.
+    """
+
+    def __init__(self, feature_extractor: nn.Module, fusion: nn.ModuleDict, classifier: nn.Module,
+                 bb_regressor: nn.Module, feature_extractor_tir: Optional[nn.Module] = None,
+                 classification_layer: str = 'layer3', bb_regressor_layer: Sequence[str] = FUSED_LAYERS):
+        super().__init__()
+        self.feature_extractor = feature_extractor
+        self.feature_extractor_tir = feature_extractor_tir
+        self.fusion = fusion
+        self.classifier = classifier
+        self.bb_regressor = bb_regressor
+        self.classification_layer = classification_layer
+        self.bb_regressor_layer = list(bb_regressor_layer)
+
+    @property
+    def two_stream(self) -> bool:
+        return self.feature_extractor_tir is not None
+
+    def extract_backbone_features(self, rgb: torch.Tensor, tir: torch.Tensor, layers: Sequence[str] = FUSED_LAYERS):
+        """(N, 3, H, W) images per modality -> (rgb_features, tir_features), dicts layer -> (N, C, h, w)."""
+        if self.two_stream:
+            return self.feature_extractor(rgb, layers), self.feature_extractor_tir(tir, layers)
+        both = self.feature_extractor(torch.cat((rgb, tir), dim=0), layers)   # one batched call
+        rgb_feats, tir_feats = OrderedDict(), OrderedDict()
+        for layer, feat in both.items():
+            rgb_feats[layer], tir_feats[layer] = feat.chunk(2, dim=0)
+        return rgb_feats, tir_feats
+
+    def fuse_features(self, rgb_feats: Dict[str, torch.Tensor], tir_feats: Dict[str, torch.Tensor],
+                      with_paths: bool = False):
+        """Fused layer2/layer3 features; with_paths also returns {layer: (paths, weights)} of MPSD modules."""
+        fused, paths = OrderedDict(), {}
+        for layer, module in self.fusion.items():
+            if with_paths and isinstance(module, MPSD):
+                fused[layer], layer_paths, weights = module.forward_with_paths(rgb_feats[layer], tir_feats[layer])
+                paths[layer] = (layer_paths, weights)
+            else:
+                fused[layer] = module(rgb_feats[layer], tir_feats[layer])
+        return (fused, paths) if with_paths else fused
+
+    def extract_features(self, rgb: torch.Tensor, tir: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Fused layer2 and layer3 features of an image pair batch (what the tracker uses)."""
+        return self.fuse_features(*self.extract_backbone_features(rgb, tir, FUSED_LAYERS))
+
+    def extract_classification_feat(self, fused: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.classifier.extract_classification_feat(fused[self.classification_layer])
+
+    def get_backbone_bbreg_feat(self, fused: Dict[str, torch.Tensor]):
+        return [fused[layer] for layer in self.bb_regressor_layer]
+
+    def forward(self, train_rgb: torch.Tensor, train_tir: torch.Tensor, test_rgb: torch.Tensor, test_tir: torch.Tensor,
+                train_bb: torch.Tensor, test_proposals: torch.Tensor, return_features: bool = False, **kwargs):
+        """Training forward.
+
+        Args:
+            train_rgb, train_tir, test_rgb, test_tir: (frames, sequences, 3, H, W).
+            train_bb: (frames, sequences, 4); test_proposals: (frames, sequences, P, 4).
+            return_features: also return what distillation needs.
+        Returns:
+            score maps per filter iterate (frames, sequences, h+1, w+1), IoU predictions
+            (frames, sequences, P) and, if asked, a dict with 'rgb' and 'tir' (levels 1-4) and 'fused'
+            (layer2, layer3) features of all train then test images, and 'paths' of MPSD modules.
+        """
+        num_train = train_rgb.shape[0] * train_rgb.shape[1]
+        rgb = torch.cat((train_rgb.flatten(0, 1), test_rgb.flatten(0, 1)))
+        tir = torch.cat((train_tir.flatten(0, 1), test_tir.flatten(0, 1)))
+        layers = DISTILL_LAYERS if return_features else FUSED_LAYERS
+        rgb_feats, tir_feats = self.extract_backbone_features(rgb, tir, layers)
+        fused, paths = self.fuse_features(rgb_feats, tir_feats, with_paths=True)
+        train_fused = {layer: f[:num_train] for layer, f in fused.items()}
+        test_fused = {layer: f[num_train:] for layer, f in fused.items()}
+        scores = self.classifier(train_fused[self.classification_layer], test_fused[self.classification_layer],
+                                 train_bb, **kwargs)
+        iou = self.bb_regressor(self.get_backbone_bbreg_feat(train_fused), self.get_backbone_bbreg_feat(test_fused),
+                                train_bb, test_proposals)
+        if not return_features:
+            return scores, iou
+        return scores, iou, {'rgb': rgb_feats, 'tir': tir_feats, 'fused': fused, 'paths': paths}
+
+
+def _build(backbone_name: str, two_stream: bool, fusion: str, backbone_pretrained: bool, clf_feat_blocks: int,
+           clf_feat_block: str, out_feature_dim: int, fusion_kwargs: dict, head_kwargs: dict) -> RGBTDiMPnet:
+    make_backbone = getattr(backbones, backbone_name)
+    dims = backbones.LAYER_CHANNELS[backbone_name]
+    kwargs = dict(TRAINED_HEAD_KWARGS, **head_kwargs)
+    classifier, bb_regressor = dimp_heads(dims, clf_feat_blocks=clf_feat_blocks, clf_feat_block=clf_feat_block,
+                                          out_feature_dim=out_feature_dim, **kwargs)
+    fusion_modules = nn.ModuleDict({layer: create_fusion(fusion, dims[layer], **fusion_kwargs) for layer in FUSED_LAYERS})
+    return RGBTDiMPnet(make_backbone(pretrained=backbone_pretrained), fusion_modules, classifier, bb_regressor,
+                       make_backbone(pretrained=backbone_pretrained) if two_stream else None,
+                       classification_layer=kwargs['classification_layer'])
+
+
+@model_constructor
+def cmd_student(fusion: str = 'mpsd', backbone_pretrained: bool = True, fusion_gate: str = 'softmax',
+                **head_kwargs) -> RGBTDiMPnet:
+    """The CMD student: one ResNet18 for both modalities, `fusion` (mpsd / concat / saf / caf / tf) at
+    layer2 and layer3, DiMP-18 heads. 'mpsd' is the CMD student (19.9 M parameters), 'concat'
+    Student-Origin (19.8 M). `fusion_gate`: softmax or sigmoid in MPSD's spatial attention (Eq. 5)."""
+    fusion_kwargs = {'gate': fusion_gate} if fusion in ('mpsd', 'saf') else {}
+    return _build('resnet18', False, fusion, backbone_pretrained, 1, 'basic', 256, fusion_kwargs, head_kwargs)
+
+
+@model_constructor
+def cmd_student_origin(backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
+    """Student-Origin: the student with concatenation + 1x1 conv fusion."""
+    return _build('resnet18', False, 'concat', backbone_pretrained, 1, 'basic', 256, {}, head_kwargs)
+
+
+@model_constructor
+def cmd_teacher(backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
+    """The CMD teacher: two ResNet50 streams, MDC + FRS fusion (reconstructed, see rgbt.fusion) at
+    layer2 and layer3, DiMP-50 heads."""
+    return _build('resnet50', True, 'tf', backbone_pretrained, 0, 'bottleneck', 512, {}, head_kwargs)
+
+
+def init_from_dimp(net: RGBTDiMPnet, path: str, allow_legacy_pickle: bool = False) -> None:
+    """Initialises backbone(s) and heads from a pytracking DiMP checkpoint (DiMP-50 for the teacher,
+    DiMP-18 for the student); both streams of a two-stream net get the same backbone weights, as in
+    mfDiMP. The fusion modules keep their initialisation."""
+    state = load_checkpoint_file(checkpoint_path(path), allow_legacy_pickle=allow_legacy_pickle)['net']
+    target = {}
+    for key, value in state.items():
+        target[key] = value
+        if net.two_stream and key.startswith('feature_extractor.'):
+            target['feature_extractor_tir.' + key[len('feature_extractor.'):]] = value
+    missing, unexpected = net.load_state_dict(target, strict=False)
+    not_fusion = [k for k in missing if not k.startswith('fusion.')]
+    if not_fusion or unexpected:
+        raise RuntimeError(f"{path} does not fit this network: missing {not_fusion[:5]}, unexpected {unexpected[:5]}")
