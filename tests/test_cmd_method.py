@@ -1,0 +1,182 @@
+"""The CMD networks, distillation losses, actors and trainer (small crops, random weights)."""
+import copy
+
+import pytest
+import torch
+
+from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor
+from ltr.data.processing_utils import gaussian_label_function
+from ltr.models.backbone.resnet import LAYER_CHANNELS
+from rgbt.distill import ABF, CMDDistillLoss, ReviewChain, cem, sem
+from rgbt.fusion import MPSD, create_fusion
+from rgbt.nets import DISTILL_LAYERS, cmd_student, cmd_student_origin, cmd_teacher
+
+CROP = 64          # 4x4 classification features, 5x5 score maps: fast on CPU
+
+
+def count(net):
+    return sum(p.numel() for p in net.parameters())
+
+
+def calibrate_batchnorm(net):
+    """Gives a random net the BatchNorm statistics a trained one has (eval-mode BN with the initial
+    running statistics lets deep ResNet50 activations grow without bound)."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None
+            module.reset_running_stats()
+    net.train()
+    with torch.no_grad():
+        for seed in (10, 11, 12):
+            batch = make_batch(seed=seed)
+            net(*[batch[k] for k in ('train_rgb', 'train_tir', 'test_rgb', 'test_tir', 'train_anno', 'test_proposals')])
+    return net.eval()
+
+
+@pytest.fixture(scope='module')
+def teacher():
+    torch.manual_seed(0)
+    return calibrate_batchnorm(cmd_teacher(backbone_pretrained=False))
+
+
+@pytest.fixture(scope='module')
+def student():
+    torch.manual_seed(1)
+    return cmd_student(backbone_pretrained=False)
+
+
+def make_batch(frames=2, sequences=2, crop=CROP, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    images = lambda: torch.randn(frames, sequences, 3, crop, crop, generator=generator)  # noqa: E731
+    box = torch.tensor([crop * 0.3, crop * 0.35, crop * 0.35, crop * 0.3])
+    anno = box.expand(frames, sequences, 4).clone()
+    proposals = anno.unsqueeze(2) + torch.randn(frames, sequences, 4, 4, generator=generator)
+    label = gaussian_label_function(anno.reshape(-1, 4), 0.05, 4, crop // 16, crop).reshape(frames, sequences, crop // 16 + 1, -1)
+    return {'train_rgb': images(), 'train_tir': images(), 'test_rgb': images(), 'test_tir': images(),
+            'train_anno': anno, 'test_anno': anno.clone(), 'test_proposals': proposals,
+            'proposal_iou': torch.rand(frames, sequences, 4, generator=generator) * 2 - 1, 'test_label': label}
+
+
+def test_parameter_counts(teacher, student):
+    assert count(student) == pytest.approx(19.9e6, rel=0.01)
+    assert count(cmd_student_origin(backbone_pretrained=False)) == pytest.approx(19.8e6, rel=0.01)
+    assert count(teacher) == pytest.approx(81.01e6, rel=0.05)
+    assert student.feature_extractor_tir is None and teacher.feature_extractor_tir is not None
+
+
+@pytest.mark.parametrize('fusion', ['mpsd', 'concat', 'saf', 'caf', 'tf'])
+def test_fusion_modules_keep_shape(fusion):
+    module = create_fusion(fusion, 16)
+    rgb, tir = torch.randn(3, 16, 5, 7), torch.randn(3, 16, 5, 7)
+    assert module(rgb, tir).shape == (3, 16, 5, 7)
+
+
+def test_mpsd_paths_and_weights():
+    module = MPSD(8)
+    rgb, tir = torch.randn(4, 8, 6, 6), torch.randn(4, 8, 6, 6)
+    fused, paths, weights = module.forward_with_paths(rgb, tir)
+    assert weights.shape == (4, 3)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(4))
+    torch.testing.assert_close(paths[1], rgb * tir)              # Eq. 4: commonality
+    torch.testing.assert_close(paths[2], rgb - tir)              # Eq. 4: difference
+    expected = sum(weights[:, n].view(-1, 1, 1, 1) * paths[n] for n in range(3))
+    torch.testing.assert_close(fused, expected)                  # Eq. 6
+
+
+def test_sem_and_cem_equations():
+    a = torch.tensor([[1.0, 2.0], [-1.0, 0.5]])
+    b = torch.tensor([[3.0, -1.0], [2.0, 4.0]])
+    fe_rgb, fe_tir = sem(a, b)
+    torch.testing.assert_close(fe_rgb, torch.tensor([[3.0 - 2.0, -2.0 + 3.0], [-2.0 - 3.0, 2.0 - 3.5]]))
+    torch.testing.assert_close(fe_tir, torch.tensor([[3.0 + 2.0, -2.0 - 3.0], [-2.0 + 3.0, 2.0 + 3.5]]))
+    torch.testing.assert_close(cem(a, b), torch.tensor([[3.0 + 4.0, -2.0 + 1.0], [-2.0 + 1.0, 2.0 + 4.5]]))
+
+
+def test_review_chain_maps_student_levels_to_teacher_channels():
+    student_channels = [LAYER_CHANNELS['resnet18'][l] for l in DISTILL_LAYERS]
+    teacher_channels = [LAYER_CHANNELS['resnet50'][l] for l in DISTILL_LAYERS]
+    chain = ReviewChain(student_channels, teacher_channels, mid_channels=16)
+    sizes = [32, 16, 8, 4]
+    outputs = chain([torch.randn(2, c, s, s) for c, s in zip(student_channels, sizes)])
+    assert [tuple(o.shape) for o in outputs] == [(2, c, s, s) for c, s in zip(teacher_channels, sizes)]
+    assert chain.abfs[-1].att_conv is None and chain.abfs[0].att_conv is not None
+    out, residual = ABF(4, 6, 10, fuse=True)(torch.randn(1, 4, 8, 8), torch.randn(1, 6, 4, 4))
+    assert out.shape == (1, 10, 8, 8) and residual.shape == (1, 6, 8, 8)
+
+
+def test_hfrd_matches_equations_12_13():
+    loss = CMDDistillLoss([1] * 4, [1] * 4, use_scfd=False, use_mpsd=False)
+    teacher = torch.tensor([[0.2, 0.9], [0.1, -0.3]])
+    label = torch.tensor([[0.5, 0.3], [0.0, 0.1]])
+    student = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    corrected = torch.tensor([[0.7, 0.3], [0.1, -0.2]])             # R_t + R_g where < 1, else R_g
+    expected = ((student * corrected - label) ** 2).mean()
+    torch.testing.assert_close(loss.hfrd(student, teacher, label), expected)
+
+
+def test_path_penalty_is_zero_when_the_student_picks_the_teachers_path():
+    loss = CMDDistillLoss([4, 4, 4, 4], [4, 4, 4, 4], use_scfd=False, use_hfrd=False)
+    for adapter in loss.fused_adapters.values():          # identity adapters for a hand-made case
+        adapter[0].weight.data = torch.eye(4).view(4, 4, 1, 1)
+        adapter.eval()
+    target = torch.ones(2, 4, 3, 3)
+    paths = [target.clone(), torch.zeros_like(target), -target]
+    fused = {layer: target for layer in ('layer2', 'layer3')}
+    agree = {'paths': {l: (paths, torch.tensor([[0.8, 0.1, 0.1]] * 2)) for l in fused}, 'fused': fused}
+    # Path 0 equals the teacher (L = 0), so the penalty vanishes whatever the weights.
+    assert loss.path_penalty(agree, {'fused': fused}).item() == 0.0
+    shifted = [p + 0.5 for p in paths]                       # path 0 closest (L = 0.25), student prefers path 1
+    disagree = {'paths': {l: (shifted, torch.tensor([[0.2, 0.7, 0.1]] * 2)) for l in fused}, 'fused': fused}
+    expected = 2 * 0.25 * (0.7 - 0.2)                        # two levels
+    assert loss.path_penalty(disagree, {"fused": fused}).item() == pytest.approx(expected, rel=1e-4)   # BN eps
+
+
+def test_dimp_actor_iteration(student):
+    net = copy.deepcopy(student)
+    loss, stats = RGBTDiMPActor(net)(make_batch())
+    loss.backward()
+    for key in ('Loss/total', 'Loss/iou', 'Loss/target_clf', 'Loss/test_init_clf', 'Loss/test_iter_clf'):
+        assert torch.isfinite(torch.tensor(stats[key])), key
+    assert net.fusion['layer3'].fc[0].weight.grad is not None
+
+
+def distill_actor(teacher, student, **kwargs):
+    distill = CMDDistillLoss([LAYER_CHANNELS['resnet18'][l] for l in DISTILL_LAYERS],
+                             [LAYER_CHANNELS['resnet50'][l] for l in DISTILL_LAYERS], mid_channels=32, **kwargs)
+    return CMDDistillActor(CMDTrainingNet(copy.deepcopy(student), distill), teacher)
+
+
+def test_distill_actor_iteration_keeps_teacher_frozen(teacher, student):
+    actor = distill_actor(teacher, student)
+    actor.train(True)
+    assert not teacher.training
+    bn = teacher.feature_extractor.bn1
+    running_mean, batches = bn.running_mean.clone(), bn.num_batches_tracked.clone()
+    loss, stats = actor(make_batch())
+    loss.backward()
+    assert all(p.grad is None for p in teacher.parameters())
+    assert torch.equal(bn.running_mean, running_mean) and torch.equal(bn.num_batches_tracked, batches)
+    for key in ('Loss/scfd', 'Loss/mpsd_fus', 'Loss/mpsd_p', 'Loss/hfrd', 'Loss/original', 'Loss/distill'):
+        assert key in stats and torch.isfinite(torch.tensor(stats[key])), key
+    assert actor.net.distill.review_rgb.abfs[0].conv1[0].weight.grad is not None
+    state = actor.checkpoint_state()
+    assert not any(k.startswith('distill.') for k in state['net']) and 'adapters' in state
+
+
+def test_distillation_loss_falls_on_a_fixed_batch(teacher, student):
+    torch.manual_seed(0)
+    actor = distill_actor(teacher, student)
+    actor.train(True)
+    optimizer = torch.optim.Adam(actor.net.parameters(), lr=1e-3)
+    batch = make_batch(seed=3)
+    history = []
+    for _ in range(30):
+        loss, stats = actor(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(stats)
+    mean = lambda key, part: sum(h[key] for h in part) / len(part)  # noqa: E731
+    assert mean('Loss/distill', history[-5:]) < 0.6 * mean('Loss/distill', history[:5])
+    for key in ('Loss/scfd', 'Loss/mpsd_fus', 'Loss/hfrd'):
+        assert history[-1][key] < history[0][key], key
