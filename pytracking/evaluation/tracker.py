@@ -1,0 +1,87 @@
+"""A named tracker with a parameter file (pytracking's Tracker): runs sequences of frame pairs."""
+import importlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ltr.data.image_loader import imread_rgb
+from pytracking.evaluation.data import Sequence
+from pytracking.evaluation.environment import env_settings
+
+
+def load_parameters(name: str, parameter_name: str):
+    try:
+        module = importlib.import_module(f"pytracking.parameter.{name}.{parameter_name}")
+    except ModuleNotFoundError as err:
+        folder = Path(__file__).resolve().parents[1] / 'parameter' / name
+        available = sorted(p.stem for p in folder.glob('*.py') if p.stem != '__init__') if folder.is_dir() else []
+        raise ValueError(f"no parameter file {parameter_name!r} for tracker {name!r} (available: {available})") from err
+    return module.parameters()
+
+
+class Tracker:
+    """Args:
+        name: tracker module under pytracking/tracker (cmd_student, cmd_teacher).
+        parameter_name: parameter file under pytracking/parameter/<name>.
+        run_id: appended to the results folder as _%03d.
+        net_path: overrides the parameter file's network (file or training checkpoint folder).
+    """
+
+    def __init__(self, name: str, parameter_name: str, run_id: Optional[int] = None, net_path: Optional[str] = None,
+                 display_name: Optional[str] = None):
+        self.name = name
+        self.parameter_name = parameter_name
+        self.run_id = run_id
+        self.display_name = display_name or name
+        self.net_path = net_path
+        folder = parameter_name if run_id is None else f"{parameter_name}_{run_id:03d}"
+        self.results_dir = Path(env_settings().results_path) / name / folder
+        self.tracker_class = importlib.import_module(f"pytracking.tracker.{name}").get_tracker_class()
+
+    def get_parameters(self, debug: int = 0):
+        params = load_parameters(self.name, self.parameter_name)
+        if self.net_path:
+            params.net.path = self.net_path
+        params.debug = debug
+        return params
+
+    def create_tracker(self, params):
+        return self.tracker_class(params)
+
+    def run_sequence(self, sequence: Sequence, debug: int = 0, params=None, visualizer=None) -> dict:
+        """Tracks a sequence; returns {'target_bbox': [[x, y, w, h], ...], 'time': [...], 'flags': [...]}.
+
+        Frames are decoded one ahead in a background thread. A missing or corrupt frame raises an
+        error naming the file."""
+        params = params or self.get_parameters(debug)
+        tracker = self.create_tracker(params)
+        if debug and visualizer is None:
+            from pytracking.utils.debug_view import DebugWriter
+            visualizer = DebugWriter(params.debug_dir or self.results_dir / 'debug')
+        read = lambda index: tuple(imread_rgb(path) for path in sequence.frames[index])  # noqa: E731
+        boxes, times, flags = [], [], []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(read, 0)
+            for index in range(len(sequence.frames)):
+                image = pending.result()
+                if index + 1 < len(sequence.frames):
+                    pending = pool.submit(read, index + 1)
+                start = time.perf_counter()
+                if index == 0:
+                    tracker.initialize(image, sequence.init_info())
+                    output = {'target_bbox': sequence.init_info()['init_bbox'], 'flag': 'init'}
+                else:
+                    output = tracker.track(image)
+                times.append(time.perf_counter() - start)
+                box = np.asarray(output['target_bbox'], dtype=np.float64)
+                if not np.all(np.isfinite(box)):
+                    raise FloatingPointError(f"{sequence.name}, frame {index}: non-finite box {box.tolist()}")
+                boxes.append(box.tolist())
+                flags.append(output.get('flag'))
+                if visualizer is not None:
+                    visualizer(sequence, index, image, output)
+        return {'target_bbox': boxes, 'time': times, 'flags': flags}

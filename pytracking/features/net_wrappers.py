@@ -1,0 +1,64 @@
+"""Finding and loading the tracker's network file."""
+import os
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from ltr.admin.loading import checkpoint_path, load_network
+from pytracking.evaluation.environment import env_settings
+
+
+class NetworkFile:
+    """A network named by a parameter file.
+
+    Looked up, in order: an explicit path (`--net`: a file or a training checkpoint folder), then
+    `<network_path>/<file_name>`, then the latest checkpoint of the training setting in the workspace
+    (`<workspace>/checkpoints/ltr/cmd/<training_setting>/`).
+    """
+
+    def __init__(self, file_name: str, training_setting: Optional[str] = None, path: Optional[str] = None,
+                 allow_legacy_pickle: bool = False):
+        self.file_name = file_name
+        self.training_setting = training_setting
+        self.path = path
+        self.allow_legacy_pickle = allow_legacy_pickle
+        self._net = None
+        self._checkpoint = None
+
+    def candidates(self):
+        env = env_settings()
+        if self.path:
+            yield Path(self.path)
+            return
+        yield Path(env.network_path) / self.file_name
+        if self.training_setting:
+            yield Path(env.workspace_dir) / 'checkpoints' / 'ltr' / 'cmd' / self.training_setting
+
+    def resolve(self) -> Path:
+        tried = []
+        for candidate in self.candidates():
+            try:
+                return checkpoint_path(candidate)
+            except FileNotFoundError:
+                tried.append(str(candidate))
+        train = f"`python ltr/run_training.py cmd {self.training_setting}`" if self.training_setting else 'training'
+        raise FileNotFoundError(
+            f"network file for {self.file_name} not found (looked at: {', '.join(tried)}). Train it with {train}, "
+            f"put the weights at {Path(env_settings().network_path) / self.file_name} (RGBT_NETWORK_PATH), "
+            f"or pass --net PATH.")
+
+    def _load(self):
+        if self._net is None:
+            self._net, self._checkpoint = load_network(self.resolve(), allow_legacy_pickle=self.allow_legacy_pickle)
+            self._net.eval()
+        return self._net
+
+    def load(self, device) -> torch.nn.Module:
+        return self._load().to(device)
+
+    def training_crop_size(self) -> Optional[int]:
+        """The crop size the network was trained with, when its checkpoint records it."""
+        self._load()
+        settings = self._checkpoint.get('settings') or {}
+        return settings.get('output_sz')

@@ -1,0 +1,49 @@
+"""Image patches for the tracker: pytracking's sample_patch and ImageNet normalisation."""
+from typing import Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ltr.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+
+def numpy_to_torch(image: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 -> (1, 3, H, W) float in 0..255."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float()
+
+
+def normalize(patch: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in 0..255 -> ImageNet-normalised (thermal is normalised like RGB)."""
+    mean = torch.tensor(IMAGENET_MEAN, device=patch.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=patch.device).view(1, 3, 1, 1)
+    return (patch / 255.0 - mean) / std
+
+
+def patch_geometry(pos: torch.Tensor, sample_sz: torch.Tensor, output_sz: torch.Tensor):
+    """Where sample_patch reads: (downsampling factor, offset, top-left, bottom-right) in (y, x).
+
+    The target position is truncated to integer pixels; a patch much larger than the output is
+    read from every df-th pixel; the crop is exactly szl pixels wide (floor division, as the 2019
+    pytracking code)."""
+    posl = pos.long()
+    df = max(int((sample_sz.float() / output_sz.float()).min().item() - 0.1), 1)
+    offset = posl % df if df > 1 else torch.zeros_like(posl)
+    posl = (posl - offset) // df
+    szl = torch.clamp(torch.round(sample_sz.float() / df), min=2).long()
+    tl = posl - (szl - 1) // 2
+    br = posl + szl // 2 + 1
+    return df, offset, tl, br
+
+
+def sample_patch(image: torch.Tensor, pos: torch.Tensor, sample_sz: torch.Tensor, output_sz: torch.Tensor,
+                 mode: str = 'replicate') -> Tuple[torch.Tensor, torch.Tensor]:
+    """Crops `sample_sz` (h, w) pixels around `pos` (y, x) of an image (1, C, H, W), padding beyond the
+    border, and resizes to `output_sz` (bilinear). Returns the patch and its [y1, x1, y2, x2] in the image."""
+    df, offset, tl, br = patch_geometry(pos, sample_sz, output_sz)
+    if df > 1:
+        image = image[..., int(offset[0])::df, int(offset[1])::df]
+    pad = (-int(tl[1]), int(br[1]) - image.shape[3], -int(tl[0]), int(br[0]) - image.shape[2])
+    patch = F.pad(image, pad, mode=mode)
+    patch = F.interpolate(patch, size=[int(v) for v in output_sz], mode='bilinear', align_corners=False)
+    return patch, (df * torch.cat((tl, br))).float()

@@ -1,0 +1,13 @@
+"""Tracker parameter files: pytracking/parameter/<tracker>/<param>.py define parameters()."""
+from pytracking.features.net_wrappers import NetworkFile
+from pytracking.tracker.rgbt_dimp.defaults import DEFAULTS
+from pytracking.utils.params import TrackerParams
+
+# tracker name -> the training setting whose checkpoint is its network when no network file is found
+TRAINING_SETTINGS = {'cmd_student': 'student_distill', 'cmd_teacher': 'teacher'}
+
+
+def make_parameters(tracker_name: str, default_dataset: str, **overrides) -> TrackerParams:
+    """DiMP's tracking parameters with the tracker's network (<tracker_name>.pth.tar or its checkpoint)."""
+    net = NetworkFile(f"{tracker_name}.pth.tar", training_setting=TRAINING_SETTINGS.get(tracker_name))
+    return TrackerParams(DEFAULTS, net=net, default_dataset=default_dataset, **overrides)

@@ -1,0 +1,58 @@
+"""Run a tracker on a data set (pytracking's run_tracker.py):
+
+    python pytracking/run_tracker.py cmd_student rgbt234            # PARAM names a data set: runs it
+    python pytracking/run_tracker.py cmd_student default --dataset_name synthetic --sequence 0
+    python pytracking/run_tracker.py cmd_teacher lasher --threads 4 --num_gpus 2 --net /path/teacher.pth.tar
+
+Results: <results_path>/<tracker>/<param>[_<runid>]/<seq>.txt and <seq>_time.txt. Finished
+sequences are skipped, so an interrupted run resumes where it stopped.
+"""
+import argparse
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
+
+from pytracking.evaluation.datasets import DATASETS, get_dataset  # noqa: E402
+from pytracking.evaluation.running import run_dataset  # noqa: E402
+from pytracking.evaluation.tracker import Tracker, load_parameters  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Run an RGB-T tracker on a data set.')
+    parser.add_argument('tracker_name', help='cmd_student or cmd_teacher')
+    parser.add_argument('tracker_param', help='parameter file (a data-set name runs that data set)')
+    parser.add_argument('--dataset_name', default=None, choices=sorted(DATASETS))
+    parser.add_argument('--sequence', default=None, help='sequence index or name')
+    parser.add_argument('--runid', type=int, default=None)
+    parser.add_argument('--threads', type=int, default=0, help='parallel worker processes (0: sequential)')
+    parser.add_argument('--num_gpus', type=int, default=0)
+    parser.add_argument('--debug', type=int, default=0, help='1: save/show crops, score map and state per frame')
+    parser.add_argument('--net', default=None, help='network file or training checkpoint folder')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    args = parse_args(argv)
+    dataset_name = args.dataset_name
+    if dataset_name is None:
+        dataset_name = args.tracker_param if args.tracker_param in DATASETS else \
+            load_parameters(args.tracker_name, args.tracker_param).default_dataset
+    dataset = get_dataset(dataset_name, require_frames=True)
+    if args.sequence is not None:
+        key = int(args.sequence) if args.sequence.isdigit() else args.sequence
+        dataset = dataset[key:key + 1] if isinstance(key, int) else [dataset[key]]
+    tracker = Tracker(args.tracker_name, args.tracker_param, args.runid, net_path=args.net)
+    tracker.get_parameters().net.resolve()            # a missing network fails before any work starts
+    print(f"{args.tracker_name}/{args.tracker_param} on {dataset_name}: {len(dataset)} sequences -> {tracker.results_dir}")
+    statuses = run_dataset(dataset, [tracker], debug=args.debug, threads=args.threads, num_gpus=args.num_gpus)
+    failed = [s for s in statuses if s['status'] == 'failed']
+    for status in failed:
+        print(f"FAILED {status['sequence']}: {status['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

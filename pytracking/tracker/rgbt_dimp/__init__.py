@@ -1,0 +1,5 @@
+from .rgbt_dimp import RGBTDiMP
+
+
+def get_tracker_class():
+    return RGBTDiMP

@@ -1,0 +1,53 @@
+"""Default parameters of the RGB-T DiMP tracker: DiMP-18/50's (pytracking's dimp18/dimp50 parameter
+files and the code defaults they rely on), declared once here."""
+DEFAULTS = dict(
+    # network and device
+    net=None,                          # NetworkFile (set by the parameter file)
+    use_gpu=True,
+    seed=0,                            # random shifts, dropout and refinement boxes
+    debug=0,
+    debug_dir=None,                    # where --debug saves figures when visdom is not running
+    default_dataset='synthetic',
+    # sampling
+    image_sample_size=None,            # None: the crop size the network was trained with (288 if unknown)
+    search_area_scale=5.0,
+    border_mode='replicate',
+    feature_stride=16,
+    # sample memory and learning
+    sample_memory_size=50,
+    learning_rate=0.01,
+    init_samples_minimum_weight=0.25,
+    train_skipping=20,
+    # classifier optimisation
+    update_classifier=True,
+    net_opt_iter=10,
+    net_opt_update_iter=2,
+    net_opt_hn_iter=1,
+    # initial augmentation: 13 transformed samples + 2 dropout copies
+    use_augmentation=True,
+    augmentation={'fliplr': True, 'rotate': [10, -10, 45, -45], 'blur': [(3, 1), (1, 3), (2, 2)],
+                  'relativeshift': [(0.6, 0.6), (-0.6, 0.6), (0.6, -0.6), (-0.6, -0.6)], 'dropout': (2, 0.2)},
+    augmentation_expansion_factor=2,
+    random_shift_factor=1 / 3,
+    # advanced localisation
+    advanced_localization=True,
+    target_not_found_threshold=0.25,
+    distractor_threshold=0.8,
+    hard_negative_threshold=0.5,
+    target_neighborhood_scale=2.2,
+    displacement_scale=0.8,
+    hard_negative_learning_rate=0.02,
+    update_scale_when_uncertain=True,
+    target_inside_ratio=0.2,
+    # IoU-Net box refinement
+    use_iou_net=True,
+    use_iounet_pos_for_learning=True,
+    iounet_k=3,
+    num_init_random_boxes=9,
+    box_jitter_pos=0.1,
+    box_jitter_sz=0.5,
+    maximal_aspect_ratio=6,
+    box_refinement_iter=5,
+    box_refinement_step_length=1.0,
+    box_refinement_step_decay=1.0,
+)

@@ -1,0 +1,268 @@
+"""The online RGB-T DiMP tracker (DiMP's tracker, pytracking/tracker/dimp, on frame pairs).
+
+Each frame pair is cropped with one geometry for both modalities and fused by the network. The
+first frame gives 13 augmented samples + 2 dropout copies (15) from which the linear initialiser
+and 10 steepest-descent iterations learn the target filter; every frame, advanced localisation
+reads the score map, IoU-Net refines the box by gradient ascent on 10 boxes, and the classifier is
+updated from a 50-sample memory on normal and hard-negative frames (2 iterations every 20th frame,
+1 on hard negatives).
+"""
+import math
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pytracking.features import augmentation
+from pytracking.features.preprocessing import normalize, numpy_to_torch, sample_patch
+from pytracking.tracker.base.basetracker import BaseTracker
+from pytracking.tracker.rgbt_dimp.localization import localize_advanced
+from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
+
+
+class RGBTDiMP(BaseTracker):
+    """Tracks one target in a sequence of (rgb, tir) HxWx3 uint8 frame pairs."""
+
+    def initialize(self, image: Tuple[np.ndarray, np.ndarray], info: dict) -> dict:
+        params = self.params
+        self.device = torch.device('cuda' if params.use_gpu and torch.cuda.is_available() else 'cpu')
+        self.generator = torch.Generator().manual_seed(params.seed)
+        self.net = params.net.load(self.device)
+        self.frame_num = 1
+        sample_size = params.image_sample_size or params.net.training_crop_size() or 288
+        self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
+        self.feature_sz = self.img_sample_sz / params.feature_stride
+        filter_size = self.net.classifier.filter_size
+        self.output_sz = self.feature_sz + (filter_size + 1) % 2
+
+        x, y, w, h = [float(v) for v in info['init_bbox']]
+        self.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
+        self.target_sz = torch.tensor([h, w])
+        search_area = torch.prod(self.target_sz * params.search_area_scale).item()
+        self.target_scale = math.sqrt(search_area) / float(self.img_sample_sz[0])
+        self.base_target_sz = self.target_sz / self.target_scale
+        rgb, tir = self.to_tensors(image)
+        self.image_sz = torch.tensor([float(rgb.shape[2]), float(rgb.shape[3])])
+        self.min_scale_factor = float(torch.max(10 / self.base_target_sz))
+        self.max_scale_factor = float(torch.min(self.image_sz / self.base_target_sz))
+
+        with torch.no_grad():
+            features, boxes = self.generate_init_samples(rgb, tir)
+            self.init_classifier(features, boxes)
+            self.init_iou_net(features)
+        return {}
+
+    # ---- images and features ----
+
+    def to_tensors(self, image) -> Tuple[torch.Tensor, torch.Tensor]:
+        rgb, tir = image
+        return numpy_to_torch(rgb), numpy_to_torch(tir)
+
+    def extract_features(self, rgb_patches: torch.Tensor, tir_patches: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs."""
+        fused = self.net.extract_features(normalize(rgb_patches.to(self.device)), normalize(tir_patches.to(self.device)))
+        fused['classification'] = self.net.extract_classification_feat(fused)
+        return fused
+
+    def get_sample(self, image: torch.Tensor, pos: torch.Tensor, scale: float, size: torch.Tensor):
+        return sample_patch(image, pos, scale * size, size, mode=self.params.border_mode)
+
+    def get_iounet_box(self, pos, sz, sample_pos, sample_scale) -> torch.Tensor:
+        """The target as [x, y, w, h] in the coordinates of a sample patch."""
+        box_center = (pos - sample_pos) / sample_scale + (self.img_sample_sz - 1) / 2
+        box_sz = sz / sample_scale
+        top_left = box_center - (box_sz - 1) / 2
+        return torch.cat((top_left.flip(0), box_sz.flip(0)))
+
+    # ---- initialisation ----
+
+    def _random_shift(self) -> List[int]:
+        shift = (torch.rand(2, generator=self.generator) - 0.5) * self.img_sample_sz * self.params.random_shift_factor
+        return [int(v) for v in shift]            # truncation, as pytracking's .long()
+
+    def init_transforms(self) -> List[augmentation.Transform]:
+        """Identity, 4 translations, flip, 3 blurs, 4 rotations (DiMP's first-frame set)."""
+        size = [int(v) for v in self.img_sample_sz]
+        transforms = [augmentation.Identity(size)]
+        if not self.params.use_augmentation:
+            return transforms
+        aug = self.params.augmentation
+        for shift in aug.get('relativeshift', []):
+            absolute = [int(s * v / 2) for s, v in zip(shift, self.img_sample_sz)]
+            transforms.append(augmentation.Translation(size, absolute))
+        if aug.get('fliplr'):
+            transforms.append(augmentation.FlipHorizontal(size, self._random_shift()))
+        for sigma in aug.get('blur', []):
+            transforms.append(augmentation.Blur(size, sigma, self._random_shift()))
+        for angle in aug.get('rotate', []):
+            transforms.append(augmentation.Rotate(size, angle, self._random_shift()))
+        return transforms
+
+    def generate_init_samples(self, rgb: torch.Tensor, tir: torch.Tensor):
+        """Features of the augmented first-frame samples (+ dropout copies) and their target boxes."""
+        expansion = self.params.augmentation_expansion_factor if self.params.use_augmentation else 1
+        expanded_sz = self.img_sample_sz * expansion
+        self.init_sample_pos = self.pos.round()
+        self.init_sample_scale = self.target_scale
+        rgb_patch, _ = self.get_sample(rgb, self.init_sample_pos, self.target_scale, expanded_sz)
+        tir_patch, _ = self.get_sample(tir, self.init_sample_pos, self.target_scale, expanded_sz)
+        self.transforms = self.init_transforms()
+        rgb_samples = torch.cat([t(rgb_patch) for t in self.transforms])
+        tir_samples = torch.cat([t(tir_patch) for t in self.transforms])
+        features = self.extract_features(rgb_samples, tir_samples)
+
+        box = self.get_iounet_box(self.pos, self.target_sz, self.init_sample_pos, self.init_sample_scale)
+        boxes = [box + torch.tensor([t.shift[1], t.shift[0], 0.0, 0.0]) for t in self.transforms]
+        dropout = self.params.augmentation.get('dropout') if self.params.use_augmentation else None
+        if dropout:
+            copies, probability = dropout
+            clf = features['classification']
+            keep = torch.rand(copies, clf.shape[1], 1, 1, generator=self.generator).to(clf.device) >= probability
+            dropped = clf[:1] * keep / (1 - probability)       # F.dropout2d's channel dropout, seeded
+            features['classification'] = torch.cat((clf, dropped))
+            boxes += [boxes[0]] * copies
+        return features, torch.stack(boxes)
+
+    def init_classifier(self, features: Dict[str, torch.Tensor], boxes: torch.Tensor) -> None:
+        train_x = features['classification']                                  # (15, C, h, w)
+        num = train_x.shape[0]
+        self.target_filter, _, _ = self.net.classifier.get_filter(
+            train_x.unsqueeze(1), boxes.to(self.device).view(num, 1, 4), num_iter=self.params.net_opt_iter,
+            compute_losses=False)
+        memory = self.params.sample_memory_size
+        self.training_samples = train_x.new_zeros(memory, *train_x.shape[1:])
+        self.training_samples[:num] = train_x
+        self.target_boxes = boxes.new_zeros(memory, 4)
+        self.target_boxes[:num] = boxes
+        self.sample_weights = torch.zeros(memory)
+        self.sample_weights[:num] = 1.0 / num
+        self.num_init_samples = num
+        self.num_stored_samples = num
+        self.previous_replace_ind = None
+
+    def init_iou_net(self, features: Dict[str, torch.Tensor]) -> None:
+        """Modulation vectors from the identity sample; fixed for the sequence."""
+        box = self.get_iounet_box(self.pos, self.target_sz, self.init_sample_pos, self.init_sample_scale)
+        reference = [features[layer][:1] for layer in self.net.bb_regressor_layer]
+        self.iou_modulation = self.net.bb_regressor.get_modulation(reference, box.view(1, 4).to(self.device))
+
+    # ---- tracking ----
+
+    def track(self, image, info: dict = None) -> dict:
+        self.frame_num += 1
+        rgb, tir = self.to_tensors(image)
+        sample_pos = self.pos.round()          # the score map's centre cell sits on the target (even map + kernel)
+        with torch.no_grad():
+            rgb_patch, coords = self.get_sample(rgb, sample_pos, self.target_scale, self.img_sample_sz)
+            tir_patch, _ = self.get_sample(tir, sample_pos, self.target_scale, self.img_sample_sz)
+            features = self.extract_features(rgb_patch, tir_patch)
+            scores = self.net.classifier.classify(self.target_filter, features['classification'].unsqueeze(1))
+        scores = scores[0, 0].float().cpu()
+        sample_pos = 0.5 * (coords[:2] + coords[2:] - 1)
+        sample_scale = float(torch.sqrt(torch.prod((coords[2:] - coords[:2]) / self.img_sample_sz)))
+
+        cell = float(self.params.feature_stride)            # image pixels per score cell
+        if not torch.isfinite(scores).all():
+            flag, displacement = 'not_found', torch.zeros(2)
+        else:
+            prev_disp = (self.pos - sample_pos) / (cell * sample_scale)
+            displacement, flag = localize_advanced(scores, self.target_sz / sample_scale / cell, prev_disp, self.params)
+        if flag != 'not_found':
+            self.update_state(sample_pos + displacement * cell * sample_scale)
+            if self.params.use_iou_net:
+                self.refine_target_box(features, sample_pos, sample_scale,
+                                       self.params.update_scale_when_uncertain or flag != 'uncertain')
+
+        if self.params.update_classifier and flag in ('normal', 'hard_negative'):
+            box = self.get_iounet_box(self.pos, self.target_sz, sample_pos, sample_scale)
+            with torch.no_grad():
+                self.update_classifier(features['classification'], box, flag == 'hard_negative')
+
+        state = torch.cat((self.pos.flip(0) - (self.target_sz.flip(0) - 1) / 2, self.target_sz.flip(0)))
+        output = {'target_bbox': state.tolist(), 'flag': flag}
+        if self.params.debug:
+            output.update(scores=scores, rgb_patch=rgb_patch, tir_patch=tir_patch)
+        return output
+
+    def update_state(self, new_pos: torch.Tensor, new_scale: Optional[float] = None) -> None:
+        """Moves the target, keeping at least target_inside_ratio of it inside the image."""
+        if new_scale is not None:
+            self.target_scale = min(max(new_scale, self.min_scale_factor), self.max_scale_factor)
+            self.target_sz = self.base_target_sz * self.target_scale
+        inside_offset = (self.params.target_inside_ratio - 0.5) * self.target_sz
+        self.pos = torch.maximum(torch.minimum(new_pos, self.image_sz - inside_offset), inside_offset)
+
+    def random_init_boxes(self, box: torch.Tensor) -> torch.Tensor:
+        """The current box plus num_init_random_boxes jittered ones, (K, 4) xywh."""
+        count = self.params.num_init_random_boxes
+        if count <= 0:
+            return box.view(1, 4)
+        square = math.sqrt(float(box[2] * box[3]))
+        factor = square * torch.tensor([self.params.box_jitter_pos] * 2 + [self.params.box_jitter_sz] * 2)
+        jitter = (torch.rand(count, 4, generator=self.generator) - 0.5) * factor
+        size = torch.clamp(box[2:] + jitter[:, 2:], min=float(box[2:].min()) / 3)
+        centre = box[:2] + box[2:] / 2 + jitter[:, :2]
+        return torch.cat((box.view(1, 4), torch.cat((centre - size / 2, size), dim=1)))
+
+    def optimize_boxes(self, iou_features, boxes: torch.Tensor):
+        """Gradient ascent on the predicted IoU, steps scaled by the box size. Returns the final boxes
+        and the IoUs of the last forward pass (before the last step)."""
+        boxes = boxes.view(1, -1, 4).to(self.device)
+        step = self.params.box_refinement_step_length
+        ious = None
+        for _ in range(self.params.box_refinement_iter):
+            start = boxes.clone().detach().requires_grad_(True)
+            with torch.enable_grad():
+                ious = self.net.bb_regressor.predict_iou(self.iou_modulation, iou_features, start)
+                (grad,) = torch.autograd.grad(ious.sum(), start)
+            boxes = (start + step * grad * start[:, :, 2:].repeat(1, 1, 2)).detach()
+            step *= self.params.box_refinement_step_decay
+        return boxes.view(-1, 4).cpu(), ious.detach().view(-1).cpu()
+
+    def refine_target_box(self, features, sample_pos, sample_scale: float, update_scale: bool) -> None:
+        """IoU-Net refinement: 10 boxes, 5 ascent steps, aspect-ratio filter, mean of the top 3."""
+        box = self.get_iounet_box(self.pos, self.target_sz, sample_pos, sample_scale)
+        iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
+        boxes, ious = self.optimize_boxes(iou_features, self.random_init_boxes(box))
+        boxes[:, 2:].clamp_(min=1)
+        aspect = boxes[:, 2] / boxes[:, 3]
+        keep = (aspect < self.params.maximal_aspect_ratio) & (aspect > 1 / self.params.maximal_aspect_ratio)
+        keep &= torch.isfinite(boxes).all(dim=1) & torch.isfinite(ious)
+        if not keep.any():
+            return
+        boxes, ious = boxes[keep], ious[keep]
+        top = torch.topk(ious, min(self.params.iounet_k, len(ious))).indices
+        predicted = boxes[top].mean(dim=0)
+        new_pos = (predicted[:2] + predicted[2:] / 2).flip(0)
+        new_pos = (new_pos - (self.img_sample_sz - 1) / 2) * sample_scale + sample_pos
+        new_target_sz = predicted[2:].flip(0) * sample_scale
+        if self.params.use_iounet_pos_for_learning:
+            self.pos = new_pos
+        self.target_sz = new_target_sz
+        if update_scale:
+            self.target_scale = math.sqrt(float(torch.prod(new_target_sz / self.base_target_sz)))
+
+    def update_classifier(self, train_x: torch.Tensor, box: torch.Tensor, hard_negative: bool) -> None:
+        """Stores the sample in the memory and runs the optimiser when the schedule says so."""
+        learning_rate = self.params.hard_negative_learning_rate if hard_negative else self.params.learning_rate
+        self.sample_weights, slot = update_sample_weights(
+            self.sample_weights, self.previous_replace_ind, self.num_stored_samples, self.num_init_samples,
+            learning_rate, self.params.init_samples_minimum_weight)
+        self.previous_replace_ind = slot
+        self.training_samples[slot] = train_x[0]
+        self.target_boxes[slot] = box
+        self.num_stored_samples = min(self.num_stored_samples + 1, self.params.sample_memory_size)
+
+        if hard_negative:
+            num_iter = self.params.net_opt_hn_iter
+        elif (self.frame_num - 1) % self.params.train_skipping == 0:
+            num_iter = self.params.net_opt_update_iter
+        else:
+            num_iter = 0
+        if num_iter > 0:
+            n = self.num_stored_samples
+            self.target_filter, _, _ = self.net.classifier.filter_optimizer(
+                self.target_filter, feat=self.training_samples[:n].unsqueeze(1),
+                bb=self.target_boxes[:n].to(self.device).view(n, 1, 4),
+                sample_weight=self.sample_weights[:n].to(self.device), num_iter=num_iter, compute_losses=False)

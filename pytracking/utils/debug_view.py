@@ -1,0 +1,32 @@
+"""--debug views: per frame, the RGB and TIR crops with the box, the score map and the state,
+saved as PNG files with matplotlib (one figure per frame)."""
+from pathlib import Path
+
+import numpy as np
+
+
+class DebugWriter:
+    def __init__(self, out_dir):
+        self.out_dir = Path(out_dir)
+
+    def __call__(self, sequence, index: int, image, output: dict) -> None:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        folder = self.out_dir / sequence.name
+        folder.mkdir(parents=True, exist_ok=True)
+        fig, axes = plt.subplots(1, 3, figsize=(12, 4), dpi=80)
+        x, y, w, h = output['target_bbox']
+        for ax, frame, title in zip(axes[:2], image, ('RGB', 'TIR')):
+            ax.imshow(frame)
+            ax.add_patch(plt.Rectangle((x, y), w, h, fill=False, color='lime', linewidth=2))
+            ax.set_title(f"{title} frame {index}")
+            ax.axis('off')
+        scores = output.get('scores')
+        if scores is not None:
+            axes[2].imshow(np.asarray(scores), cmap='jet')
+            axes[2].set_title(f"scores (max {float(np.max(np.asarray(scores))):.2f}), {output.get('flag')}")
+        axes[2].axis('off')
+        fig.tight_layout()
+        fig.savefig(folder / f"{index:05d}.png")
+        plt.close(fig)

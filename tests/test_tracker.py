@@ -1,0 +1,219 @@
+"""The online RGB-T tracker: full runs, initialisation, memory, localisation, refinement,
+robustness and resumable benchmark runs."""
+import math
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from ltr.admin.loading import save_network
+from ltr.data.processing_utils import iou_xywh
+from pytracking import run_tracker
+from pytracking.evaluation.data import Sequence
+from pytracking.evaluation.datasets import get_dataset
+from pytracking.evaluation.running import run_dataset
+from pytracking.evaluation.tracker import Tracker
+from pytracking.tracker.rgbt_dimp.defaults import DEFAULTS
+from pytracking.tracker.rgbt_dimp.localization import localize_advanced
+from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
+from pytracking.tracker.rgbt_dimp.rgbt_dimp import RGBTDiMP
+from pytracking.utils.params import TrackerParams
+from rgbt.nets import cmd_student
+from rgbt.synthetic import SequenceSpec, generate_benchmark
+
+from conftest import SHARED
+
+SAMPLE = 128      # small crops: fast on CPU
+
+
+@pytest.fixture(scope='module')
+def network_file(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('net') / 'cmd_student.pth.tar'
+    save_network(cmd_student(backbone_pretrained=False), path, settings={'output_sz': SAMPLE})
+    return path
+
+
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory):
+    return generate_benchmark(tmp_path_factory.mktemp('syn'), 'rgbt234', {'train': 1, 'test': 3},
+                              SequenceSpec(num_frames=12, width=160, height=128), seed=2, progress=False)
+
+
+def test_full_run_gives_one_plausible_box_per_frame(network_file, synthetic_root):
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    output = Tracker('cmd_student', 'synthetic', net_path=str(network_file)).run_sequence(sequence)
+    boxes = np.array(output['target_bbox'])
+    assert boxes.shape == (len(sequence), 4) and np.all(np.isfinite(boxes))
+    np.testing.assert_array_equal(boxes[0], sequence.ground_truth_rect[0])
+    gt_area = np.prod(sequence.ground_truth_rect[0, 2:])
+    assert np.all(boxes[:, 2] > 0) and np.all(boxes[:, 3] > 0)
+    assert np.all(np.prod(boxes[:, 2:], axis=1) < 30 * gt_area)
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    assert np.all(centres > -0.5 * boxes[:, 2:]) and np.all(centres < np.array([160, 128]) + 0.5 * boxes[:, 2:])
+    # Deterministic for a fixed seed.
+    again = Tracker('cmd_student', 'synthetic', net_path=str(network_file)).run_sequence(sequence)
+    np.testing.assert_array_equal(np.array(again['target_bbox']), boxes)
+
+
+def test_initialisation_has_15_samples_with_shifted_boxes(network_file, synthetic_root):
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[1]
+    params = Tracker('cmd_student', 'synthetic', net_path=str(network_file)).get_parameters()
+    tracker = RGBTDiMP(params)
+    from ltr.data.image_loader import imread_rgb
+    tracker.initialize(tuple(imread_rgb(p) for p in sequence.frames[0]), sequence.init_info())
+    assert tracker.num_stored_samples == 15 and len(tracker.transforms) == 13
+    names = [type(t).__name__ for t in tracker.transforms]
+    assert names == ['Identity'] + ['Translation'] * 4 + ['FlipHorizontal'] + ['Blur'] * 3 + ['Rotate'] * 4
+    # Translations by 0.6 of half the sample size, truncated: 0.6 * 64 = 38.4 -> 38 pixels.
+    assert [t.shift for t in tracker.transforms[1:5]] == [[38, 38], [-38, 38], [38, -38], [-38, -38]]
+    identity = tracker.target_boxes[0]
+    for index, transform in enumerate(tracker.transforms):
+        expected = identity + torch.tensor([transform.shift[1], transform.shift[0], 0, 0], dtype=identity.dtype)
+        torch.testing.assert_close(tracker.target_boxes[index], expected)
+    torch.testing.assert_close(tracker.target_boxes[13], identity)      # dropout copies of sample 0
+    torch.testing.assert_close(tracker.sample_weights[:15], torch.full((15,), 1 / 15))
+    assert tracker.sample_weights[15:].sum() == 0
+    assert tracker.training_samples.shape[0] == 50
+    # The identity box is the target in sample coordinates: centred, size / scale.
+    x, y, w, h = sequence.init_info()['init_bbox']
+    assert float(identity[2]) == pytest.approx(w / tracker.target_scale, rel=1e-5)
+
+
+def test_memory_weighting_rules_by_hand():
+    weights = torch.zeros(6)
+    weights[:3] = 1 / 3
+    # First update: all weights / (1 - lr), the new one gets lr, then normalised.
+    new, slot = update_sample_weights(weights, None, 3, 3, 0.1, None)
+    raw = torch.tensor([1 / 3 / 0.9] * 3 + [0.1, 0, 0])
+    assert slot == 3
+    torch.testing.assert_close(new, raw / raw.sum())
+    # Later update: the new weight is w[previous] / (1 - lr).
+    newer, slot = update_sample_weights(new, 3, 4, 3, 0.1, None)
+    raw = new.clone()
+    raw[4] = new[3] / 0.9
+    torch.testing.assert_close(newer, raw / raw.sum())
+    assert slot == 4
+    # Full memory: the lowest non-initial slot is replaced, never an initial one.
+    full = torch.tensor([0.01, 0.01, 0.01, 0.5, 0.2, 0.27])
+    replaced, slot = update_sample_weights(full, 5, 6, 3, 0.1, 0.25)
+    assert slot == 4
+    # The initial samples fell below 0.25: the others are rescaled and each initial one gets 0.25 / 3.
+    raw = full.clone()
+    raw[4] = full[5] / 0.9
+    raw /= raw.sum()
+    expected = raw / (0.25 + raw[3:].sum())
+    expected[:3] = 0.25 / 3
+    torch.testing.assert_close(replaced, expected)
+
+
+def localization_params():
+    return TrackerParams(DEFAULTS)
+
+
+def test_localisation_states_on_hand_made_score_maps():
+    params = localization_params()
+    target_cells = torch.tensor([3.0, 3.0])
+    centre = torch.zeros(2)
+
+    def state(scores):
+        return localize_advanced(scores, target_cells, centre, params)
+
+    scores = torch.zeros(19, 19)
+    scores[9, 11] = 0.2
+    assert state(scores)[1] == 'not_found'
+    scores[9, 11] = 0.9
+    displacement, flag = state(scores)
+    assert flag == 'normal' and displacement.tolist() == [0.0, 2.0]
+    scores[2, 2] = 0.6                               # a clear second peak far away: hard negative
+    assert state(scores)[1] == 'hard_negative'
+    scores[2, 2] = 0.85                              # a distractor almost as strong, far from the target
+    displacement, flag = state(scores)
+    assert flag == 'hard_negative' and displacement.tolist() == [0.0, 2.0]
+    scores = torch.zeros(19, 19)
+    scores[0, 0], scores[18, 18] = 0.9, 0.88         # two strong peaks, both far from the previous position
+    assert state(scores)[1] == 'uncertain'
+    scores = torch.zeros(19, 19)
+    scores[1, 1], scores[9, 10] = 0.9, 0.85          # the stronger peak is the distractor: take the near one
+    displacement, flag = state(scores)
+    assert flag == 'hard_negative' and displacement.tolist() == [0.0, 1.0]
+
+
+class ToyIoUHead(torch.nn.Module):
+    """predict_iou = the true IoU with a fixed box: refinement must move towards it."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+
+    def predict_iou(self, modulation, features, boxes):
+        return iou_xywh(boxes, self.target.expand_as(boxes))
+
+
+def test_iou_net_refinement_raises_predicted_iou():
+    target = torch.tensor([40.0, 30.0, 30.0, 20.0])
+    tracker = RGBTDiMP(TrackerParams(DEFAULTS, box_refinement_iter=10))
+    tracker.net = SimpleNamespace(bb_regressor=ToyIoUHead(target))
+    tracker.device = torch.device('cpu')
+    tracker.iou_modulation = None
+    start = torch.tensor([[46.0, 26.0, 24.0, 26.0], [36.0, 34.0, 36.0, 16.0]])
+    refined, _ = tracker.optimize_boxes(None, start)
+    assert torch.all(iou_xywh(refined, target.expand(2, 4)) > iou_xywh(start, target.expand(2, 4)) + 0.05)
+
+
+def test_vtuav_real_sequence(network_file, tmp_path, monkeypatch):
+    folder = SHARED / 'data' / 'vtuav_bus1'
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not present")
+    from rgbt.benchmarks import list_frames, read_boxes
+    rgb, tir = list_frames(folder / 'rgb'), list_frames(folder / 'ir_gray')
+    init = read_boxes(folder / 'rgb.txt')[0]
+    sequence = Sequence('bus1', list(zip(rgb, tir)), 'vtuav', np.tile(init, (len(rgb), 1)))
+    monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path))
+    tracker = Tracker('cmd_student', 'default', net_path=str(network_file))
+    statuses = run_dataset([sequence], [tracker])
+    assert statuses[0]['status'] == 'done'
+    boxes = np.loadtxt(tmp_path / 'cmd_student' / 'default' / 'bus1.txt', delimiter='\t')
+    assert boxes.shape == (101, 4) and np.all(np.isfinite(boxes))
+    assert len(np.loadtxt(tmp_path / 'cmd_student' / 'default' / 'bus1_time.txt')) == 101
+
+
+def test_interrupted_run_resumes_and_a_broken_frame_fails_only_its_sequence(network_file, synthetic_root, tmp_path,
+                                                                            monkeypatch):
+    root = tmp_path / 'syn'
+    shutil.copytree(synthetic_root, root)
+    monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path / 'results'))
+    sequences = get_dataset('synthetic', root=root, require_frames=True)
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    run_dataset(sequences[:1], [tracker])                           # "interrupted" after one sequence
+    first = tracker.results_dir / f"{sequences[0].name}.txt"
+    stamp = first.stat().st_mtime_ns
+    broken = Path(sequences[2].frames[5][1])
+    broken.write_bytes(b'not an image')
+    statuses = {s['sequence']: s for s in run_dataset(sequences, [tracker])}
+    assert statuses[sequences[0].name]['status'] == 'skipped' and first.stat().st_mtime_ns == stamp
+    assert statuses[sequences[1].name]['status'] == 'done'
+    assert statuses[sequences[2].name]['status'] == 'failed' and broken.name in statuses[sequences[2].name]['error']
+    assert not (tracker.results_dir / f"{sequences[2].name}.txt").exists()
+    assert not list(tracker.results_dir.glob('*.tmp'))
+
+
+def test_run_tracker_cli_runs_the_dataset_named_by_the_parameter(network_file, synthetic_root, tmp_path, monkeypatch,
+                                                                 capsys):
+    monkeypatch.setenv('SYNTHETIC_PATH', str(synthetic_root))
+    monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path))
+    assert run_tracker.main(['cmd_student', 'synthetic', '--net', str(network_file), '--sequence', '1']) == 0
+    assert sorted(p.name for p in (tmp_path / 'cmd_student' / 'synthetic').iterdir()) == ['test001.txt', 'test001_time.txt']
+    assert 'average FPS' in capsys.readouterr().out
+    monkeypatch.setenv('RGBT_NETWORK_PATH', str(tmp_path / 'no_networks'))
+    with pytest.raises(FileNotFoundError, match='run_training.py cmd student_distill'):
+        run_tracker.main(['cmd_student', 'synthetic'])
+
+
+def test_unknown_parameter_is_rejected():
+    with pytest.raises(KeyError, match='dispalcement_scale'):
+        TrackerParams(DEFAULTS, dispalcement_scale=0.8)
