@@ -27,6 +27,8 @@ def parse_args(argv=None):
     parser.add_argument('--device', default=None, help='cpu, cuda or cuda:N (default: cuda when available)')
     parser.add_argument('--epochs', type=int, default=None, help='override the number of epochs')
     parser.add_argument('--workers', type=int, default=None, help='data loader workers')
+    parser.add_argument('--iterations', type=int, default=None, help='override the iterations per epoch')
+    parser.add_argument('--batch-size', type=int, default=None, help='override the batch size')
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')
     parser.add_argument('--grad-clip', type=float, default=None, help='clip the gradient norm')
     parser.add_argument('--dimp-init', default=None, help='pytracking DiMP checkpoint to initialise from')
@@ -58,6 +60,8 @@ def build_settings(args) -> Settings:
     settings.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     settings.epochs_override = args.epochs
     settings.num_workers_override = args.workers
+    settings.iterations_override = args.iterations
+    settings.batch_size_override = args.batch_size
     settings.use_amp = args.amp
     settings.grad_clip_max_norm = args.grad_clip
     settings.dimp_init = args.dimp_init

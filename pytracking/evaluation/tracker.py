@@ -29,17 +29,18 @@ class Tracker:
         parameter_name: parameter file under pytracking/parameter/<name>.
         run_id: appended to the results folder as _%03d.
         net_path: overrides the parameter file's network (file or training checkpoint folder).
+        results_dir: overrides <results_path>/<name>/<parameter_name>[_<run_id>].
     """
 
     def __init__(self, name: str, parameter_name: str, run_id: Optional[int] = None, net_path: Optional[str] = None,
-                 display_name: Optional[str] = None):
+                 display_name: Optional[str] = None, results_dir: Optional[os.PathLike] = None):
         self.name = name
         self.parameter_name = parameter_name
         self.run_id = run_id
         self.display_name = display_name or name
         self.net_path = net_path
         folder = parameter_name if run_id is None else f"{parameter_name}_{run_id:03d}"
-        self.results_dir = Path(env_settings().results_path) / name / folder
+        self.results_dir = Path(results_dir) if results_dir else Path(env_settings().results_path) / name / folder
         self.tracker_class = importlib.import_module(f"pytracking.tracker.{name}").get_tracker_class()
 
     def get_parameters(self, debug: int = 0):

@@ -53,10 +53,12 @@ def configure(settings, role: str) -> None:
     profile = PROFILES[profile_name()]
     settings.profile = profile_name()
     settings.role = role
-    settings.batch_size = profile['batch_size'][role]
-    settings.samples_per_epoch = profile['samples_per_epoch']
+    settings.batch_size = getattr(settings, 'batch_size_override', None) or profile['batch_size'][role]
+    iterations = getattr(settings, 'iterations_override', None)
+    settings.samples_per_epoch = iterations * settings.batch_size if iterations else profile['samples_per_epoch']
     settings.epochs = getattr(settings, 'epochs_override', None) or profile['epochs']
-    settings.num_workers = profile['num_workers'] if settings.num_workers_override is None else settings.num_workers_override
+    workers = getattr(settings, 'num_workers_override', None)
+    settings.num_workers = profile['num_workers'] if workers is None else workers
     settings.output_sz = profile['output_sz']
     settings.search_area_factor = 5.0
     settings.feature_sz = settings.output_sz // 16

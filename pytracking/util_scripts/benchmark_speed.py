@@ -1,0 +1,183 @@
+"""Speed of the CMD trackers (the paper's Table 5 columns): parameters, GFLOPs per tracked frame,
+tracking FPS (after initialisation, including frame decoding, IoU-Net refinement and online
+updates), initialisation time, peak memory, and training iterations per second.
+
+    python pytracking/util_scripts/benchmark_speed.py --nets cmd_teacher cmd_student cmd_student_origin \
+        --device cpu --frames 30 --repeats 3 --json speed.json [--checkpoint cmd_student=PATH]
+
+Random weights unless a checkpoint is given (then every frame is localised, so refinement and
+updates always run); a synthetic sequence of 640x480 JPEG frame pairs.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from ltr.admin.loading import save_network  # noqa: E402
+from ltr.data.image_loader import imread_rgb, imwrite_rgb  # noqa: E402
+from pytracking.evaluation.data import Sequence  # noqa: E402
+from pytracking.evaluation.tracker import Tracker  # noqa: E402
+from rgbt import nets  # noqa: E402
+from rgbt.synthetic import SequenceSpec, render_sequence  # noqa: E402
+
+TRACKER_OF = {'cmd_teacher': 'cmd_teacher', 'cmd_student': 'cmd_student', 'cmd_student_origin': 'cmd_student'}
+
+
+def write_sequence(folder: Path, frames: int) -> Sequence:
+    rgb, tir, gt, _, _ = render_sequence(np.random.default_rng(0), SequenceSpec(frames, 640, 480))
+    pairs = []
+    for index, (a, b) in enumerate(zip(rgb, tir)):
+        pair = (str(folder / f"{index:05d}v.jpg"), str(folder / f"{index:05d}i.jpg"))
+        imwrite_rgb(pair[0], a)
+        imwrite_rgb(pair[1], b)
+        pairs.append(pair)
+    return Sequence('speed', pairs, 'synthetic', np.round(gt))
+
+
+def _gflops(function, *args) -> float:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        function(*args)
+    return counter.get_total_flops() / 1e9
+
+
+def gflops_per_frame(tracker_obj, image) -> dict:
+    """GFLOPs of one track() call, and of its parts measured on the same crop size: backbone(s),
+    fusion, classifier (features + filter); the rest is IoU-Net refinement and the online update."""
+    net = tracker_obj.net
+    size = [1, 3] + [int(v) for v in tracker_obj.img_sample_sz]
+    rgb, tir = torch.randn(size, device=tracker_obj.device), torch.randn(size, device=tracker_obj.device)
+    with torch.no_grad():
+        backbone = _gflops(net.extract_backbone_features, rgb, tir)
+        rgb_feats, tir_feats = net.extract_backbone_features(rgb, tir)
+        fusion = _gflops(net.fuse_features, rgb_feats, tir_feats)
+        fused = net.fuse_features(rgb_feats, tir_feats)
+        classification = lambda: net.classifier.classify(  # noqa: E731
+            tracker_obj.target_filter, net.extract_classification_feat(fused).unsqueeze(1))
+        classifier = _gflops(classification)
+    total = _gflops(tracker_obj.track, image)
+    return {'backbone': backbone, 'fusion': fusion, 'classifier': classifier,
+            'iou_net_and_update': total - backbone - fusion - classifier, 'total': total}
+
+
+def tracking_run(tracker: Tracker, sequence: Sequence, device: str, random_weights: bool):
+    params = tracker.get_parameters()
+    params.use_gpu = device.startswith('cuda')
+    if random_weights:
+        # Untrained score maps rarely pass the not-found threshold, which would skip refinement and
+        # updates: always localise, so every frame pays for the whole per-frame path.
+        params.target_not_found_threshold = float('-inf')
+    start = time.perf_counter()
+    output = tracker.run_sequence(sequence, params=params)
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - start
+    init = output['time'][0]
+    return (len(sequence.frames) - 1) / (wall - init), init, params
+
+
+def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> float:
+    """Iterations/s of the actor that trains this net (distillation for the student)."""
+    from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor
+    from ltr.models.backbone.resnet import LAYER_CHANNELS
+    from rgbt.distill import CMDDistillLoss
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tests'))
+    from test_cmd_method import make_batch
+    cuda = device.startswith('cuda')
+    crop, batch_size = (288, 26 if name != 'cmd_teacher' else 10) if cuda else (128, 2)
+    net = build(name).to(device)
+    if name == 'cmd_student':
+        distill = CMDDistillLoss([LAYER_CHANNELS['resnet18'][l] for l in nets.DISTILL_LAYERS],
+                                 [LAYER_CHANNELS['resnet50'][l] for l in nets.DISTILL_LAYERS])
+        actor = CMDDistillActor(CMDTrainingNet(net, distill), build('cmd_teacher'))
+    else:
+        actor = RGBTDiMPActor(net)
+    actor.to(device)
+    actor.train(True)
+    optimizer = torch.optim.Adam(actor.net.parameters(), lr=1e-5)
+    data = {k: v.to(device) for k, v in make_batch(frames=3, sequences=batch_size, crop=crop).items()}
+    times = []
+    for index in range(iterations + 1):
+        start = time.perf_counter()
+        loss, _ = actor(data)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if cuda:
+            torch.cuda.synchronize()
+        if index:
+            times.append(time.perf_counter() - start)
+    return 1.0 / statistics.median(times)
+
+
+def build(name: str):
+    constructor = {'cmd_teacher': nets.cmd_teacher, 'cmd_student': nets.cmd_student,
+                   'cmd_student_origin': nets.cmd_student_origin}[name]
+    return constructor(backbone_pretrained=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--nets', nargs='+', default=['cmd_teacher', 'cmd_student', 'cmd_student_origin'])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--frames', type=int, default=30)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--checkpoint', action='append', default=[], metavar='NAME=PATH')
+    parser.add_argument('--no-train', action='store_true', help='skip the training iteration timing')
+    parser.add_argument('--json', default=None)
+    args = parser.parse_args()
+    checkpoints = dict(c.split('=', 1) for c in args.checkpoint)
+    device_name = torch.cuda.get_device_name(0) if args.device.startswith('cuda') else \
+        f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    results = {'device': device_name, 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'nets': {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        sequence = write_sequence(Path(tmp), args.frames + 1)
+        for name in args.nets:
+            torch.manual_seed(0)
+            path = checkpoints.get(name) or str(Path(tmp) / f"{name}.pth.tar")
+            if name not in checkpoints:
+                save_network(build(name), path)
+            tracker = Tracker(TRACKER_OF[name], 'default', net_path=path)
+            if args.device.startswith('cuda'):
+                torch.cuda.reset_peak_memory_stats()
+            runs = [tracking_run(tracker, sequence, args.device, name not in checkpoints) for _ in range(args.repeats)]
+            fps = statistics.median(r[0] for r in runs)
+            init = statistics.median(r[1] for r in runs)
+            params = runs[0][2]
+            tracker_obj = tracker.create_tracker(params)
+            first = tuple(imread_rgb(p) for p in sequence.frames[0])
+            tracker_obj.initialize(first, sequence.init_info())
+            flops = gflops_per_frame(tracker_obj, tuple(imread_rgb(p) for p in sequence.frames[1]))
+            net = params.net.load('cpu')
+            entry = {'params_m': sum(p.numel() for p in net.parameters()) / 1e6, 'gflops': flops['total'],
+                     'gflops_parts': flops, 'fps': fps, 'init_s': init,
+                     'peak_mem_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            if args.device.startswith('cuda'):
+                entry['peak_gpu_mem_mb'] = torch.cuda.max_memory_allocated() / 2 ** 20
+            if not args.no_train:
+                entry['train_it_s'] = train_iterations_per_second(name, args.device)
+            results['nets'][name] = entry
+            print(f"{name}: {entry}", flush=True)
+    print(f"\n{'net':20s} {'params (M)':>10s} {'GFLOPs':>8s} {'FPS':>7s} {'init (s)':>9s} {'peak MB':>8s} {'train it/s':>10s}")
+    for name, e in results['nets'].items():
+        print(f"{name:20s} {e['params_m']:10.2f} {e['gflops']:8.2f} {e['fps']:7.2f} {e['init_s']:9.2f} "
+              f"{e.get('peak_gpu_mem_mb', e['peak_mem_mb']):8.0f} {e.get('train_it_s', float('nan')):10.3f}")
+    print(f"device: {results['device']}, torch {results['torch']}, {results['date']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == '__main__':
+    main()
