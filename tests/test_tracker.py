@@ -217,3 +217,15 @@ def test_run_tracker_cli_runs_the_dataset_named_by_the_parameter(network_file, s
 def test_unknown_parameter_is_rejected():
     with pytest.raises(KeyError, match='dispalcement_scale'):
         TrackerParams(DEFAULTS, dispalcement_scale=0.8)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_tracking_matches_cpu(network_file, synthetic_root):
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    results = {}
+    for use_gpu in (False, True):
+        params = tracker.get_parameters()
+        params.use_gpu = use_gpu
+        results[use_gpu] = np.array(tracker.run_sequence(sequence, params=params)['target_bbox'])
+    np.testing.assert_allclose(results[True][:5], results[False][:5], atol=2.0)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One prepared GPU check (about 5-8 minutes on one H100): the CUDA tests, then the speed benchmark
+# of teacher, student and Student-Origin (FPS, GFLOPs, memory, training iterations/s at the
+# paper's batch sizes) and the PrRoIPool benchmark. Writes speed_cuda.json to $OUT (or .).
+#   bash pytracking/util_scripts/device_check.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
+[ -x "$PY" ] || PY=python3
+OUT=${OUT:-.}
+"$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.__version__, torch.cuda.get_device_name(0))"
+"$PY" -m pytest -q -x tests/test_prroi_pool.py tests/test_tracker.py -k "cuda"
+"$PY" pytracking/util_scripts/benchmark_speed.py --device cuda --frames 100 --repeats 3 --json "$OUT/speed_cuda.json"
+"$PY" ltr/util_scripts/benchmark_prroi_pool.py --device cuda

@@ -1,0 +1,31 @@
+"""The embedded default end to end with a tiny budget: data, three trainings, tracking, report."""
+import math
+import re
+
+from rgbt import demo
+
+
+def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
+    out = tmp_path / 'demo'
+    for name in ('SYNTHETIC_PATH', 'RGBT_RESULTS_PATH', 'CMD_PROFILE'):
+        monkeypatch.delenv(name, raising=False)          # the demo sets them; restored after the test
+    demo.main(['--minutes', '0.5', '--out', str(out), '--device', 'cpu'])
+    report = out / 'report'
+    for name in ('report.md', 'success_plot.png', 'precision_plot.png', 'sequence_strip.png'):
+        assert (report / name).stat().st_size > (300 if name.endswith('.md') else 1000), name
+    text = (report / 'report.md').read_text()
+    rows = {}
+    for line in text.splitlines():
+        match = re.match(r'\| (Teacher|Student-Origin|CMD student) \| (.+) \|$', line)
+        if match:
+            rows[match.group(1)] = [float(v) for v in match.group(2).split(' | ')]
+    assert set(rows) == {'Teacher', 'Student-Origin', 'CMD student'}
+    for values in rows.values():
+        assert len(values) == 5 and all(math.isfinite(v) for v in values)
+    assert rows['Teacher'][4] > 3 * rows['CMD student'][4]           # parameters (M)
+    assert 'Student-Origin in SR' in text
+    assert str(report / 'report.md') in capsys.readouterr().out
+    # A second run reuses every finished stage.
+    stamp = (out / 'checkpoints' / 'ltr' / 'cmd' / 'teacher').stat().st_mtime_ns
+    demo.main(['--minutes', '0.5', '--out', str(out), '--device', 'cpu'])
+    assert (out / 'checkpoints' / 'ltr' / 'cmd' / 'teacher').stat().st_mtime_ns == stamp
