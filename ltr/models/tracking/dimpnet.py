@@ -108,6 +108,11 @@ def dimp_heads(backbone_dims: Dict[str, int], *, filter_size, optim_iter, optim_
     return classifier, bb_regressor
 
 
+def _head_kwargs(constructor_args: dict) -> dict:
+    """A constructor's arguments minus the backbone's: the keyword arguments of dimp_heads."""
+    return {k: v for k, v in constructor_args.items() if k not in ('backbone_pretrained', 'frozen_backbone_layers')}
+
+
 def _dimpnet(backbone: nn.Module, backbone_dims: Dict[str, int], **head_kwargs) -> DiMPnet:
     classifier, bb_regressor = dimp_heads(backbone_dims, **head_kwargs)
     return DiMPnet(backbone, classifier, bb_regressor, classification_layer=head_kwargs['classification_layer'],
@@ -127,16 +132,9 @@ def dimpnet18(filter_size=1, optim_iter=5, optim_init_step=1.0, optim_init_reg=0
     optim_init_step=0.9, optim_init_reg=0.1, init_gauss_sigma=0.9, num_dist_bins=100,
     bin_displacement=0.1, mask_init_factor=3.0.
     """
+    head_kwargs = _head_kwargs(locals())
     backbone = backbones.resnet18(pretrained=backbone_pretrained, frozen_layers=frozen_backbone_layers)
-    return _dimpnet(backbone, backbones.LAYER_CHANNELS['resnet18'], filter_size=filter_size, optim_iter=optim_iter,
-                    optim_init_step=optim_init_step, optim_init_reg=optim_init_reg,
-                    classification_layer=classification_layer, feat_stride=feat_stride,
-                    clf_feat_blocks=clf_feat_blocks, clf_feat_block='basic', clf_feat_norm=clf_feat_norm,
-                    init_filter_norm=init_filter_norm, final_conv=final_conv, out_feature_dim=out_feature_dim,
-                    init_gauss_sigma=init_gauss_sigma, num_dist_bins=num_dist_bins,
-                    bin_displacement=bin_displacement, mask_init_factor=mask_init_factor,
-                    iou_input_dim=iou_input_dim, iou_inter_dim=iou_inter_dim, score_act=score_act,
-                    act_param=act_param, target_mask_act=target_mask_act, detach_length=detach_length)
+    return _dimpnet(backbone, backbones.LAYER_CHANNELS['resnet18'], clf_feat_block='basic', **head_kwargs)
 
 
 @model_constructor
@@ -152,13 +150,6 @@ def dimpnet50(filter_size=1, optim_iter=5, optim_init_step=1.0, optim_init_reg=0
     """
     if classification_layer not in ('layer3', 'layer4'):
         raise ValueError(f"dimpnet50 classifies on 'layer3' or 'layer4', got {classification_layer!r}")
+    head_kwargs = _head_kwargs(locals())
     backbone = backbones.resnet50(pretrained=backbone_pretrained, frozen_layers=frozen_backbone_layers)
-    return _dimpnet(backbone, backbones.LAYER_CHANNELS['resnet50'], filter_size=filter_size, optim_iter=optim_iter,
-                    optim_init_step=optim_init_step, optim_init_reg=optim_init_reg,
-                    classification_layer=classification_layer, feat_stride=feat_stride,
-                    clf_feat_blocks=clf_feat_blocks, clf_feat_block='bottleneck', clf_feat_norm=clf_feat_norm,
-                    init_filter_norm=init_filter_norm, final_conv=final_conv, out_feature_dim=out_feature_dim,
-                    init_gauss_sigma=init_gauss_sigma, num_dist_bins=num_dist_bins,
-                    bin_displacement=bin_displacement, mask_init_factor=mask_init_factor,
-                    iou_input_dim=iou_input_dim, iou_inter_dim=iou_inter_dim, score_act=score_act,
-                    act_param=act_param, target_mask_act=target_mask_act, detach_length=detach_length)
+    return _dimpnet(backbone, backbones.LAYER_CHANNELS['resnet50'], clf_feat_block='bottleneck', **head_kwargs)
