@@ -229,3 +229,26 @@ def test_cuda_tracking_matches_cpu(network_file, synthetic_root):
         params.use_gpu = use_gpu
         results[use_gpu] = np.array(tracker.run_sequence(sequence, params=params)['target_bbox'])
     np.testing.assert_allclose(results[True][:5], results[False][:5], atol=2.0)
+
+
+@pytest.mark.parametrize('option, tolerance', [({'channels_last': True}, 0.01), ({'amp_dtype': 'bfloat16'}, 4.0)])
+def test_speed_options_give_the_float32_boxes(network_file, synthetic_root, option, tolerance):
+    full = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    sequence = Sequence(full.name, full.frames[:6], full.dataset, full.ground_truth_rect[:6])
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    boxes = {}
+    for name, overrides in (('float32', {}), ('option', option)):
+        params = tracker.get_parameters()
+        params.update(**overrides)
+        boxes[name] = np.array(tracker.run_sequence(sequence, params=params)['target_bbox'])
+    assert np.abs(boxes['option'] - boxes['float32']).max() <= tolerance
+
+
+def test_debug_view_saves_frames_with_box_and_scores(network_file, synthetic_root, tmp_path):
+    full = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    sequence = Sequence(full.name, full.frames[:3], full.dataset, full.ground_truth_rect[:3])
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    params = tracker.get_parameters(debug=1)
+    params.debug_dir = str(tmp_path)
+    tracker.run_sequence(sequence, debug=1, params=params)
+    assert sorted(p.name for p in (tmp_path / sequence.name).iterdir()) == ['00000.png', '00001.png', '00002.png']

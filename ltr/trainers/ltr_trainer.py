@@ -46,6 +46,11 @@ class LTRTrainer:
         self.stats: Dict[str, Dict[str, List[float]]] = {}
         self.device = torch.device(settings.device)
         self.actor.to(self.device)
+        if getattr(settings, 'world_size', 1) > 1:
+            # One process per GPU (torchrun): gradients are averaged by DistributedDataParallel.
+            device_ids = [self.device.index] if self.device.type == 'cuda' else None
+            self.actor.net = torch.nn.parallel.DistributedDataParallel(
+                self.actor.net, device_ids=device_ids, find_unused_parameters=True)   # layer4 and fc never run
         self.checkpoint_dir = Path(settings.env.workspace_dir) / 'checkpoints' / settings.project_path
         self.is_main = getattr(settings, 'rank', 0) == 0
         self._writers = {}

@@ -61,8 +61,8 @@ class Tracker:
         params = params or self.get_parameters(debug)
         tracker = self.create_tracker(params)
         if debug and visualizer is None:
-            from pytracking.utils.debug_view import DebugWriter
-            visualizer = DebugWriter(params.debug_dir or self.results_dir / 'debug')
+            from pytracking.utils.debug_view import make_debug_view
+            visualizer = make_debug_view(params.debug_dir or self.results_dir / 'debug')
         read = lambda index: tuple(imread_rgb(path) for path in sequence.frames[index])  # noqa: E731
         boxes, times, flags = [], [], []
         with ThreadPoolExecutor(max_workers=1) as pool:

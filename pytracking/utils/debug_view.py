@@ -30,3 +30,33 @@ class DebugWriter:
         fig.tight_layout()
         fig.savefig(folder / f"{index:05d}.png")
         plt.close(fig)
+
+
+class VisdomView:
+    """The same views sent to a running visdom server (python -m visdom.server)."""
+
+    def __init__(self, visdom_client):
+        self.vis = visdom_client
+
+    def __call__(self, sequence, index: int, image, output: dict) -> None:
+        import cv2
+        x, y, w, h = [int(v) for v in output['target_bbox']]
+        for frame, title in zip(image, ('RGB', 'TIR')):
+            frame = frame.copy()
+            cv2.rectangle(frame, (x, y), (x + w, y + h), (0, 255, 0), 2)
+            self.vis.image(frame.transpose(2, 0, 1), win=title, opts={'title': f"{title} {sequence.name} #{index}"})
+        if output.get('scores') is not None:
+            self.vis.heatmap(np.flipud(np.asarray(output['scores'])), win='scores',
+                             opts={'title': f"scores: {output.get('flag')}"})
+
+
+def make_debug_view(out_dir, server: str = 'http://localhost', port: int = 8097):
+    """visdom when a server answers, else PNG files under out_dir."""
+    try:
+        import visdom
+        client = visdom.Visdom(server=server, port=port, raise_exceptions=True)
+        if client.check_connection(timeout_seconds=1):
+            return VisdomView(client)
+    except (ImportError, OSError, ConnectionError):  # no visdom package or no server: fall back to files
+        pass
+    return DebugWriter(out_dir)

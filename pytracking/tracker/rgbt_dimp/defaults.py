@@ -7,6 +7,10 @@ DEFAULTS = dict(
     seed=0,                            # random shifts, dropout and refinement boxes
     debug=0,
     debug_dir=None,                    # where --debug saves figures when visdom is not running
+    # speed options (each checked against float32 in tests)
+    channels_last=False,               # NHWC memory format for the backbone
+    amp_dtype=None,                    # None, 'bfloat16' or 'float16': autocast of the feature extraction
+    cudnn_benchmark=True,
     default_dataset='synthetic',
     # sampling
     image_sample_size=None,            # None: the crop size the network was trained with (288 if unknown)

@@ -29,6 +29,13 @@ class RGBTDiMP(BaseTracker):
         self.device = torch.device('cuda' if params.use_gpu and torch.cuda.is_available() else 'cpu')
         self.generator = torch.Generator().manual_seed(params.seed)
         self.net = params.net.load(self.device)
+        if self.device.type == 'cuda':
+            torch.backends.cudnn.benchmark = params.cudnn_benchmark
+        self.memory_format = torch.channels_last if params.channels_last else torch.contiguous_format
+        if params.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        if params.amp_dtype not in (None, 'bfloat16', 'float16'):
+            raise ValueError(f"amp_dtype must be None, 'bfloat16' or 'float16', got {params.amp_dtype!r}")
         self.frame_num = 1
         sample_size = params.image_sample_size or params.net.training_crop_size() or 288
         self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
@@ -60,10 +67,16 @@ class RGBTDiMP(BaseTracker):
         return numpy_to_torch(rgb), numpy_to_torch(tir)
 
     def extract_features(self, rgb_patches: torch.Tensor, tir_patches: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs."""
-        fused = self.net.extract_features(normalize(rgb_patches.to(self.device)), normalize(tir_patches.to(self.device)))
-        fused['classification'] = self.net.extract_classification_feat(fused)
-        return fused
+        """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs.
+        With amp_dtype the network runs under autocast; the features are returned in float32, so the
+        filter optimisation and the IoU-Net refinement always run in full precision."""
+        rgb = normalize(rgb_patches.to(self.device)).contiguous(memory_format=self.memory_format)
+        tir = normalize(tir_patches.to(self.device)).contiguous(memory_format=self.memory_format)
+        dtype = getattr(torch, self.params.amp_dtype) if self.params.amp_dtype else None
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            fused = self.net.extract_features(rgb, tir)
+            fused['classification'] = self.net.extract_classification_feat(fused)
+        return {name: feat.float().contiguous() for name, feat in fused.items()}
 
     def get_sample(self, image: torch.Tensor, pos: torch.Tensor, scale: float, size: torch.Tensor):
         return sample_patch(image, pos, scale * size, size, mode=self.params.border_mode)
