@@ -74,9 +74,11 @@ def synthetic_root(settings) -> Path:
     """The synthetic benchmark of synthetic_dir, generated (small) when it does not exist yet."""
     from rgbt.synthetic import SequenceSpec, generate_benchmark
     root = Path(settings.env.synthetic_dir)
-    if not (root / 'synthetic.json').is_file():
+    if settings.rank == 0 and not (root / 'synthetic.json').is_file():
         _logger.info("generating the synthetic benchmark in %s", root)
         generate_benchmark(root, 'rgbt234', {'train': 8, 'test': 4}, SequenceSpec(num_frames=60), seed=0)
+    if settings.world_size > 1:
+        torch.distributed.barrier()          # the other processes wait until rank 0 has written it
     return root
 
 
