@@ -28,7 +28,8 @@ class RGBTDiMP(BaseTracker):
         params = self.params
         self.device = torch.device('cuda' if params.use_gpu and torch.cuda.is_available() else 'cpu')
         self.generator = torch.Generator().manual_seed(params.seed)
-        self.net = params.net.load(self.device)
+        # Tracking differentiates only the IoU with respect to the boxes: no graph for the weights.
+        self.net = params.net.load(self.device).requires_grad_(False)
         if self.device.type == 'cuda':
             torch.backends.cudnn.benchmark = params.cudnn_benchmark
         self.memory_format = torch.channels_last if params.channels_last else torch.contiguous_format
@@ -236,7 +237,8 @@ class RGBTDiMP(BaseTracker):
     def refine_target_box(self, features, sample_pos, sample_scale: float, update_scale: bool) -> None:
         """IoU-Net refinement: 10 boxes, 5 ascent steps, aspect-ratio filter, mean of the top 3."""
         box = self.get_iounet_box(self.pos, self.target_sz, sample_pos, sample_scale)
-        iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
+        with torch.no_grad():
+            iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
         boxes, ious = self.optimize_boxes(iou_features, self.random_init_boxes(box))
         boxes[:, 2:].clamp_(min=1)
         aspect = boxes[:, 2] / boxes[:, 3]
