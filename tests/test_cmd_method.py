@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor
-from ltr.data.processing_utils import gaussian_label_function
+from ltr.data.random_batch import random_training_batch
 from ltr.models.backbone.resnet import LAYER_CHANNELS
 from rgbt.distill import ABF, CMDDistillLoss, ReviewChain, cem, sem
 from rgbt.fusion import MPSD, create_fusion
@@ -46,15 +46,7 @@ def student():
 
 
 def make_batch(frames=2, sequences=2, crop=CROP, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    images = lambda: torch.randn(frames, sequences, 3, crop, crop, generator=generator)  # noqa: E731
-    box = torch.tensor([crop * 0.3, crop * 0.35, crop * 0.35, crop * 0.3])
-    anno = box.expand(frames, sequences, 4).clone()
-    proposals = anno.unsqueeze(2) + torch.randn(frames, sequences, 4, 4, generator=generator)
-    label = gaussian_label_function(anno.reshape(-1, 4), 0.05, 4, crop // 16, crop).reshape(frames, sequences, crop // 16 + 1, -1)
-    return {'train_rgb': images(), 'train_tir': images(), 'test_rgb': images(), 'test_tir': images(),
-            'train_anno': anno, 'test_anno': anno.clone(), 'test_proposals': proposals,
-            'proposal_iou': torch.rand(frames, sequences, 4, generator=generator) * 2 - 1, 'test_label': label}
+    return random_training_batch(frames, sequences, crop, proposals=4, seed=seed)
 
 
 def test_parameter_counts(teacher, student):

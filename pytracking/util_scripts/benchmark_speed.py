@@ -93,8 +93,7 @@ def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> 
     from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor
     from ltr.models.backbone.resnet import LAYER_CHANNELS
     from rgbt.distill import CMDDistillLoss
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tests'))
-    from test_cmd_method import make_batch
+    from ltr.data.random_batch import random_training_batch
     cuda = device.startswith('cuda')
     crop, batch_size = (288, 26 if name != 'cmd_teacher' else 10) if cuda else (128, 2)
     net = build(name).to(device)
@@ -107,7 +106,7 @@ def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> 
     actor.to(device)
     actor.train(True)
     optimizer = torch.optim.Adam(actor.net.parameters(), lr=1e-5)
-    data = {k: v.to(device) for k, v in make_batch(frames=3, sequences=batch_size, crop=crop).items()}
+    data = {k: v.to(device) for k, v in random_training_batch(frames=3, sequences=batch_size, crop=crop).items()}
     times = []
     for index in range(iterations + 1):
         start = time.perf_counter()

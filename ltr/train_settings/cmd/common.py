@@ -86,7 +86,7 @@ def train_datasets(settings) -> List:
     from ltr.dataset import LasHeR, Synthetic
     if settings.use_synthetic:
         return [Synthetic(synthetic_root(settings), 'train')]
-    return [LasHeR(settings.env.lasher_dir and settings.env.require_dir('lasher_dir'), split='train')]
+    return [LasHeR(split='train')]          # lasher_dir of ltr/admin/local.py or LASHER_PATH
 
 
 def train_loader(settings) -> LTRLoader:
