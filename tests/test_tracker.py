@@ -252,3 +252,17 @@ def test_debug_view_saves_frames_with_box_and_scores(network_file, synthetic_roo
     params.debug_dir = str(tmp_path)
     tracker.run_sequence(sequence, debug=1, params=params)
     assert sorted(p.name for p in (tmp_path / sequence.name).iterdir()) == ['00000.png', '00001.png', '00002.png']
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('option', [{'compile_backbone': True}, {'amp_dtype': 'float16'}, {'channels_last': True}])
+def test_cuda_speed_options_match_float32(network_file, synthetic_root, option):
+    full = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    sequence = Sequence(full.name, full.frames[:6], full.dataset, full.ground_truth_rect[:6])
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    boxes = {}
+    for name, overrides in (('float32', {}), ('option', option)):
+        params = tracker.get_parameters()
+        params.update(use_gpu=True, **overrides)
+        boxes[name] = np.array(tracker.run_sequence(sequence, params=params)['target_bbox'])
+    assert np.abs(boxes['option'] - boxes['float32']).max() <= 4.0

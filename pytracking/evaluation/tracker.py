@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import torch
 
 from ltr.data.image_loader import imread_rgb
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.environment import env_settings
+from pytracking.features.preprocessing import numpy_to_torch
 
 
 def load_parameters(name: str, parameter_name: str):
@@ -60,10 +62,17 @@ class Tracker:
         error naming the file."""
         params = params or self.get_parameters(debug)
         tracker = self.create_tracker(params)
+        upload = params.get('use_gpu') and torch.cuda.is_available() and not debug
         if debug and visualizer is None:
             from pytracking.utils.debug_view import make_debug_view
             visualizer = make_debug_view(params.debug_dir or self.results_dir / 'debug')
-        read = lambda index: tuple(imread_rgb(path) for path in sequence.frames[index])  # noqa: E731
+        def read(index):
+            frames = tuple(imread_rgb(path) for path in sequence.frames[index])
+            if upload and index > 0:      # decode and upload one frame ahead of the tracker
+                frames = tuple(numpy_to_torch(f).pin_memory().cuda(non_blocking=True) for f in frames)
+                torch.cuda.current_stream().synchronize()
+            return frames
+
         boxes, times, flags = [], [], []
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(read, 0)

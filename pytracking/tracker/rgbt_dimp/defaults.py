@@ -11,6 +11,7 @@ DEFAULTS = dict(
     channels_last=False,               # NHWC memory format for the backbone
     amp_dtype=None,                    # None, 'bfloat16' or 'float16': autocast of the feature extraction
     cudnn_benchmark=True,
+    compile_backbone=False,            # torch.compile the backbone (CUDA graphs via mode='reduce-overhead' on GPU)
     default_dataset='synthetic',
     # sampling
     image_sample_size=None,            # None: the crop size the network was trained with (288 if unknown)

@@ -35,6 +35,10 @@ class RGBTDiMP(BaseTracker):
         self.memory_format = torch.channels_last if params.channels_last else torch.contiguous_format
         if params.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        if params.compile_backbone and not getattr(self.net, '_backbone_compiled', False):
+            mode = 'reduce-overhead' if self.device.type == 'cuda' else 'default'
+            self.net.feature_extractor = torch.compile(self.net.feature_extractor, mode=mode, dynamic=False)
+            self.net._backbone_compiled = True
         if params.amp_dtype not in (None, 'bfloat16', 'float16'):
             raise ValueError(f"amp_dtype must be None, 'bfloat16' or 'float16', got {params.amp_dtype!r}")
         self.frame_num = 1
@@ -64,8 +68,9 @@ class RGBTDiMP(BaseTracker):
     # ---- images and features ----
 
     def to_tensors(self, image) -> Tuple[torch.Tensor, torch.Tensor]:
-        rgb, tir = image
-        return numpy_to_torch(rgb), numpy_to_torch(tir)
+        """(1, 3, H, W) float tensors of a frame pair given as arrays, or as tensors already uploaded
+        (Tracker.run_sequence uploads the next frame in its reader thread when tracking on a GPU)."""
+        return tuple(frame if torch.is_tensor(frame) else numpy_to_torch(frame) for frame in image)
 
     def extract_features(self, rgb_patches: torch.Tensor, tir_patches: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs.
