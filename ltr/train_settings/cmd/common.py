@@ -122,8 +122,13 @@ def parameter_groups(net: nn.Module, role: str) -> List[Dict]:
 
 
 def train(settings, actor, role: str) -> Dict:
-    """Adam with per-group learning rates, StepLR(15, 0.2), checkpoints, resume, fail-safe."""
-    optimizer = torch.optim.Adam(parameter_groups(actor.net, role), lr=BASE_LR)
+    """Adam with per-group learning rates, StepLR(15, 0.2), checkpoints, resume, fail-safe.
+
+    DiMP-50's backbone rate (2e-5) fine-tunes ImageNet weights; a teacher trained from random
+    initialisation (no ImageNet weights and no --dimp-init, e.g. offline smoke runs) uses DiMP-18's
+    rates instead, or its backbone barely moves."""
+    from_scratch = not settings.backbone_pretrained and not settings.dimp_init
+    optimizer = torch.optim.Adam(parameter_groups(actor.net, 'student' if from_scratch else role), lr=BASE_LR)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.2)
     trainer = LTRTrainer(actor, [train_loader(settings)], optimizer, settings, scheduler)
     return trainer.train(settings.epochs, load_latest=True, fail_safe=settings.fail_safe)
