@@ -37,6 +37,7 @@ def parse_args(argv=None):
                         help='random backbone (no ImageNet weights; for offline smoke runs)')
     parser.add_argument('--no-fail-safe', action='store_true', help='do not restart after an exception')
     parser.add_argument('--no-tensorboard', action='store_true')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the network initialisation')
     return parser.parse_args(argv)
 
 
@@ -85,6 +86,7 @@ def main(argv=None):
     cv2.setNumThreads(0)
     torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
     settings = build_settings(args)
+    torch.manual_seed(args.seed + settings.rank)      # reproducible initialisation (data: the sampler's seed)
     module = importlib.import_module(f"ltr.train_settings.{args.train_module}.{args.train_name}")
     module.run(settings)
 
