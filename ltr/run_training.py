@@ -38,6 +38,8 @@ def parse_args(argv=None):
     parser.add_argument('--no-fail-safe', action='store_true', help='do not restart after an exception')
     parser.add_argument('--no-tensorboard', action='store_true')
     parser.add_argument('--seed', type=int, default=0, help='seed of the network initialisation')
+    parser.add_argument('--keep-checkpoints', type=int, default=None,
+                        help='keep only the newest N epoch checkpoints (default: all, as pytracking)')
     return parser.parse_args(argv)
 
 
@@ -70,6 +72,7 @@ def build_settings(args) -> Settings:
     settings.backbone_pretrained = not args.no_backbone_pretrained
     settings.fail_safe = not args.no_fail_safe
     settings.use_tensorboard = not args.no_tensorboard
+    settings.keep_checkpoints = args.keep_checkpoints
     # CMD distillation choices (see rgbt/distill.py); edit here or in a settings file.
     settings.distill_alpha = 1e-3
     settings.distill_beta = 100.0

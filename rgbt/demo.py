@@ -52,7 +52,8 @@ def train_all(out: Path, minutes: float, device: str) -> None:
         iterations = max(2, int(seconds * speedup / CPU_SECONDS_PER_ITERATION[setting] / EPOCHS))
         stage(f"training {setting}: {EPOCHS} epochs x {iterations} iterations")
         run_training.main(['cmd', setting, '--epochs', str(EPOCHS), '--iterations', str(iterations),
-                           '--device', device, '--no-backbone-pretrained', '--no-tensorboard', '--workers', '0'])
+                           '--device', device, '--no-backbone-pretrained', '--no-tensorboard', '--workers', '0',
+                           '--keep-checkpoints', '1'])
 
 
 def track_all(out: Path, device: str):

@@ -70,6 +70,9 @@ def test_fail_safe_restarts_from_the_latest_checkpoint(tmp_path, small_teacher):
     trainer.train(3, fail_safe=True)
     assert failures == [2] and trainer.epoch == 3
     assert len(trainer.checkpoint_files()) == 3
+    trainer.settings.keep_checkpoints = 1
+    trainer.train(4, fail_safe=False)
+    assert [p.name for p in trainer.checkpoint_files()] == ['RGBTDiMPnet_ep0004.pth.tar']
 
 
 def test_run_training_smoke_profile_teacher_then_distilled_student(tmp_path, monkeypatch):

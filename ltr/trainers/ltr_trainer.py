@@ -68,8 +68,12 @@ class LTRTrainer:
                      stats=self.stats, settings=self.settings.to_dict())
         if self.lr_scheduler is not None:
             state['lr_scheduler'] = self.lr_scheduler.state_dict()
-        path = self.checkpoint_dir / f"{state['net_type']}_ep{self.epoch:04d}.pth.tar"
-        return save_checkpoint(state, path)
+        path = save_checkpoint(state, self.checkpoint_dir / f"{state['net_type']}_ep{self.epoch:04d}.pth.tar")
+        keep = getattr(self.settings, 'keep_checkpoints', None)
+        if keep:                                  # older epochs beyond the newest `keep` are deleted
+            for old in self.checkpoint_files()[:-keep]:
+                old.unlink()
+        return path
 
     def load_checkpoint(self, path: Optional[Path] = None) -> bool:
         """Loads the given or the latest checkpoint; False when there is none."""
