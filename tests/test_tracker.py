@@ -231,17 +231,22 @@ def test_cuda_tracking_matches_cpu(network_file, synthetic_root):
     np.testing.assert_allclose(results[True][:5], results[False][:5], atol=2.0)
 
 
-@pytest.mark.parametrize('option, tolerance', [({'channels_last': True}, 0.01), ({'amp_dtype': 'bfloat16'}, 4.0)])
-def test_speed_options_give_the_float32_boxes(network_file, synthetic_root, option, tolerance):
+def largest_box_difference(network_file, synthetic_root, option, **common):
+    """Max |box difference| over 6 frames between a float32 run and a run with `option`."""
     full = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
     sequence = Sequence(full.name, full.frames[:6], full.dataset, full.ground_truth_rect[:6])
     tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
     boxes = {}
     for name, overrides in (('float32', {}), ('option', option)):
         params = tracker.get_parameters()
-        params.update(**overrides)
+        params.update(**common, **overrides)
         boxes[name] = np.array(tracker.run_sequence(sequence, params=params)['target_bbox'])
-    assert np.abs(boxes['option'] - boxes['float32']).max() <= tolerance
+    return np.abs(boxes['option'] - boxes['float32']).max()
+
+
+@pytest.mark.parametrize('option, tolerance', [({'channels_last': True}, 0.01), ({'amp_dtype': 'bfloat16'}, 4.0)])
+def test_speed_options_give_the_float32_boxes(network_file, synthetic_root, option, tolerance):
+    assert largest_box_difference(network_file, synthetic_root, option) <= tolerance
 
 
 def test_debug_view_saves_frames_with_box_and_scores(network_file, synthetic_root, tmp_path):
@@ -257,12 +262,4 @@ def test_debug_view_saves_frames_with_box_and_scores(network_file, synthetic_roo
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 @pytest.mark.parametrize('option', [{'compile_backbone': True}, {'amp_dtype': 'float16'}, {'channels_last': True}])
 def test_cuda_speed_options_match_float32(network_file, synthetic_root, option):
-    full = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
-    sequence = Sequence(full.name, full.frames[:6], full.dataset, full.ground_truth_rect[:6])
-    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
-    boxes = {}
-    for name, overrides in (('float32', {}), ('option', option)):
-        params = tracker.get_parameters()
-        params.update(use_gpu=True, **overrides)
-        boxes[name] = np.array(tracker.run_sequence(sequence, params=params)['target_bbox'])
-    assert np.abs(boxes['option'] - boxes['float32']).max() <= 4.0
+    assert largest_box_difference(network_file, synthetic_root, option, use_gpu=True) <= 4.0
