@@ -80,16 +80,53 @@ def test_float32_matches_float64():
     torch.testing.assert_close(out32.double(), out64, rtol=1e-4, atol=1e-5)
 
 
-def test_gradcheck_features_and_coordinates():
+@pytest.mark.parametrize('batch_index', [
+    [1, 0, 1],      # unordered: RoIs placed in padded per-image slots
+    [0, 0, 0],      # one image: the tracker's refinement (grouping is a reshape)
+])
+@pytest.mark.parametrize('crop', [False, True])
+def test_gradcheck_features_and_coordinates(batch_index, crop):
+    """The hand-written backward against finite differences, float64."""
     features = torch.randn(2, 2, 6, 7, dtype=torch.float64, requires_grad=True)
     coords = torch.tensor([[0.7, 1.3, 4.6, 5.2], [-1.4, 2.2, 3.3, 7.9], [2.1, 0.4, 2.45, 0.8]],
                           dtype=torch.float64, requires_grad=True)
-    batch_index = torch.tensor([[1.], [0.], [1.]], dtype=torch.float64)
+    index = torch.tensor(batch_index, dtype=torch.float64)[:, None]
 
     def pool(feat, xyxy):
-        return prroi_pool2d(feat, torch.cat((batch_index, xyxy), dim=1), 2, 3, 1.0)
+        return prroi_pool2d(feat, torch.cat((index, xyxy), dim=1), 2, 3, 1.0, crop=crop)
 
     assert torch.autograd.gradcheck(pool, (features, coords), eps=1e-6, atol=1e-6)
+
+
+def test_gradcheck_images_with_equal_roi_counts():
+    """RoIs ordered by image with the same count per image (training proposals): the reshape grouping."""
+    features = torch.randn(3, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+    coords = (torch.rand(6, 2, dtype=torch.float64) * 4).repeat(1, 2) + torch.tensor([0, 0, 1.7, 2.3], dtype=torch.float64)
+    coords.requires_grad_(True)
+    index = torch.tensor([0, 0, 1, 1, 2, 2], dtype=torch.float64)[:, None]
+
+    def pool(feat, xyxy):
+        return prroi_pool2d(feat, torch.cat((index, xyxy), dim=1), 2, 2, 0.9)
+
+    assert torch.autograd.gradcheck(pool, (features, coords), eps=1e-6, atol=1e-6)
+
+
+def test_crop_to_roi_window_changes_nothing():
+    """Pooling only the window the RoIs reach gives the full map's values and gradients."""
+    features = torch.randn(2, 3, 36, 36, dtype=torch.float64)
+    clustered = torch.tensor([[0, 100., 90., 160., 150.], [0, 104., 95., 170., 140.], [0, 96., 88., 150., 160.]])
+    spread_out = torch.tensor([[1, -20., 5., 30., 40.], [0, 250., 260., 300., 299.], [1, 0., 0., 288., 288.]])
+    outside = torch.tensor([[0, -90., -80., -30., -25.], [1, 400., 410., 420., 430.]])
+    for rois in (clustered, spread_out, outside):
+        outputs = []
+        for crop in (False, True):
+            feat = features.clone().requires_grad_(True)
+            boxes = rois.double().requires_grad_(True)
+            out = prroi_pool2d(feat, boxes, 5, 5, 1 / 8, crop=crop)
+            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+            outputs.append((out, feat.grad, boxes.grad))
+        for full, cropped in zip(*outputs):
+            torch.testing.assert_close(cropped, full, rtol=0, atol=1e-12)
 
 
 def test_coordinate_gradient_moves_box_towards_bright_region():
