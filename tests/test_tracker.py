@@ -144,13 +144,17 @@ def test_localisation_states_on_hand_made_score_maps():
 
 
 class ToyIoUHead(torch.nn.Module):
-    """predict_iou = the true IoU with a fixed box: refinement must move towards it."""
+    """The predicted IoU is the true IoU with a fixed box: refinement must move towards it."""
 
     def __init__(self, target):
         super().__init__()
         self.target = target
 
-    def predict_iou(self, modulation, features, boxes):
+    @staticmethod
+    def modulate(modulation, features):
+        return features
+
+    def predict_iou_modulated(self, modulated, boxes):
         return iou_xywh(boxes, self.target.expand_as(boxes))
 
 
@@ -231,13 +235,17 @@ def test_cuda_tracking_matches_cpu(network_file, synthetic_root):
     np.testing.assert_allclose(results[True][:5], results[False][:5], atol=2.0)
 
 
+PLAIN_FLOAT32 = {'channels_last': False, 'amp_dtype': None, 'compile_backbone': False}
+
+
 def largest_box_difference(network_file, synthetic_root, option, **common):
-    """Max |box difference| over 6 frames between a float32 run and a run with `option`."""
+    """Max |box difference| over 6 frames between a plain float32 run (no speed option) and a run with
+    `option` added."""
     full = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
     sequence = Sequence(full.name, full.frames[:6], full.dataset, full.ground_truth_rect[:6])
     tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
     boxes = {}
-    for name, overrides in (('float32', {}), ('option', option)):
+    for name, overrides in (('float32', PLAIN_FLOAT32), ('option', {**PLAIN_FLOAT32, **option})):
         params = tracker.get_parameters()
         params.update(**common, **overrides)
         boxes[name] = np.array(tracker.run_sequence(sequence, params=params)['target_bbox'])

@@ -92,11 +92,18 @@ class AtomIoUNet(nn.Module):
 
     def predict_iou(self, modulation, feat, proposals: torch.Tensor) -> torch.Tensor:
         """Modulation vectors (B, 256[,1,1]) x2, IoU features (B, C, H, W) x2, proposals xywh (B, P, 4) -> (B, P)."""
-        fc34_3_r, fc34_4_r = modulation
-        c3_t, c4_t = feat
-        batch_size, num_proposals = c3_t.shape[0], proposals.shape[1]
-        c3_t_att = c3_t * fc34_3_r.reshape(batch_size, -1, 1, 1)
-        c4_t_att = c4_t * fc34_4_r.reshape(batch_size, -1, 1, 1)
+        return self.predict_iou_modulated(self.modulate(modulation, feat), proposals)
+
+    @staticmethod
+    def modulate(modulation, feat) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Test features scaled channel-wise by the reference's modulation vectors, (B, C, H, W) x2.
+        The tracker computes them once per frame for all its refinement steps."""
+        return tuple((f * m.reshape(f.shape[0], -1, 1, 1)).contiguous() for f, m in zip(feat, modulation))
+
+    def predict_iou_modulated(self, modulated, proposals: torch.Tensor) -> torch.Tensor:
+        """Modulated features (B, C, H, W) x2 and proposals xywh (B, P, 4) -> predicted IoU (B, P)."""
+        c3_t_att, c4_t_att = modulated
+        batch_size, num_proposals = c3_t_att.shape[0], proposals.shape[1]
         batch_index = torch.arange(batch_size, dtype=proposals.dtype, device=proposals.device)
         batch_index = batch_index.view(-1, 1, 1).expand(-1, num_proposals, 1)
         rois = torch.cat((batch_index, proposals[..., :2], proposals[..., :2] + proposals[..., 2:]), dim=2).reshape(-1, 5)

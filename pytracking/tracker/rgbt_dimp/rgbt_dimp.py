@@ -228,12 +228,13 @@ class RGBTDiMP(BaseTracker):
         """Gradient ascent on the predicted IoU, steps scaled by the box size. Returns the final boxes
         and the IoUs of the last forward pass (before the last step)."""
         boxes = boxes.view(1, -1, 4).to(self.device)
+        modulated = self.net.bb_regressor.modulate(self.iou_modulation, iou_features)
         step = self.params.box_refinement_step_length
         ious = None
         for _ in range(self.params.box_refinement_iter):
             start = boxes.clone().detach().requires_grad_(True)
             with torch.enable_grad():
-                ious = self.net.bb_regressor.predict_iou(self.iou_modulation, iou_features, start)
+                ious = self.net.bb_regressor.predict_iou_modulated(modulated, start)
                 (grad,) = torch.autograd.grad(ious.sum(), start)
             boxes = (start + step * grad * start[:, :, 2:].repeat(1, 1, 2)).detach()
             step *= self.params.box_refinement_step_decay
