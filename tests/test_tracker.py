@@ -18,7 +18,7 @@ from pytracking.evaluation.datasets import get_dataset
 from pytracking.evaluation.running import run_dataset
 from pytracking.evaluation.tracker import Tracker
 from pytracking.tracker.rgbt_dimp.defaults import DEFAULTS
-from pytracking.tracker.rgbt_dimp.localization import localize_advanced
+from pytracking.tracker.rgbt_dimp.localization import FLAGS, localize_advanced
 from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
 from pytracking.tracker.rgbt_dimp.rgbt_dimp import RGBTDiMP
 from pytracking.utils.params import TrackerParams
@@ -121,7 +121,8 @@ def test_localisation_states_on_hand_made_score_maps():
     centre = torch.zeros(2)
 
     def state(scores):
-        return localize_advanced(scores, target_cells, centre, params)
+        displacement, flag = localize_advanced(scores, target_cells, centre, params)
+        return displacement, FLAGS[int(flag)]
 
     scores = torch.zeros(19, 19)
     scores[9, 11] = 0.2
@@ -141,6 +142,94 @@ def test_localisation_states_on_hand_made_score_maps():
     scores[1, 1], scores[9, 10] = 0.9, 0.85          # the stronger peak is the distractor: take the near one
     displacement, flag = state(scores)
     assert flag == 'hard_negative' and displacement.tolist() == [0.0, 1.0]
+    scores[4, 4] = float('inf')                      # a non-finite score map is never trusted
+    assert state(scores)[1] == 'not_found'
+
+
+def reference_localisation(scores, target_cells, prev_disp, params):
+    """DiMP's advanced localisation written out with Python scalars and loops (spec section 5)."""
+    rows, cols = scores.shape
+    values = scores.tolist()
+    if not all(math.isfinite(v) for row in values for v in row):
+        return [0.0, 0.0], 'not_found'
+    cells = [(values[r][c], r, c) for r in range(rows) for c in range(cols)]
+    max1, r1, c1 = max(cells, key=lambda cell: cell[0])           # first maximum in row-major order
+    disp1 = [r1 - (rows - 1) / 2, c1 - (cols - 1) / 2]
+    if max1 < params.target_not_found_threshold:
+        return disp1, 'not_found'
+    half = [params.target_neighborhood_scale * float(t) / 2 for t in target_cells]
+    top, bottom = max(round(r1 - half[0]), 0), min(round(r1 + half[0] + 1), rows)
+    left, right = max(round(c1 - half[1]), 0), min(round(c1 + half[1] + 1), cols)
+    masked = [(0.0 if top <= r < bottom and left <= c < right else v, r, c) for v, r, c in cells]
+    max2, r2, c2 = max(masked, key=lambda cell: cell[0])
+    disp2 = [r2 - (rows - 1) / 2, c2 - (cols - 1) / 2]
+    if max2 > params.distractor_threshold * max1:
+        threshold = params.displacement_scale * math.sqrt(rows * cols) / 2
+        near1 = math.dist(disp1, prev_disp.tolist()) <= threshold
+        near2 = math.dist(disp2, prev_disp.tolist()) <= threshold
+        if near1 and not near2:
+            return disp1, 'hard_negative'
+        if near2 and not near1:
+            return disp2, 'hard_negative'
+        return disp1, 'uncertain'
+    if max2 > params.hard_negative_threshold * max1 and max2 > params.target_not_found_threshold:
+        return disp1, 'hard_negative'
+    return disp1, 'normal'
+
+
+def test_localisation_matches_a_scalar_reference_on_random_maps():
+    params = localization_params()
+    generator = torch.Generator().manual_seed(3)
+    seen = set()
+    for _ in range(300):
+        scores = torch.rand(18, 18, generator=generator) * 0.2
+        for _ in range(int(torch.randint(1, 4, (1,), generator=generator))):   # planted peaks
+            r, c = torch.randint(0, 18, (2,), generator=generator).tolist()
+            scores[r, c] = float(torch.rand(1, generator=generator)) * 1.2
+        target_cells = 1 + torch.rand(2, generator=generator) * 5
+        prev_disp = (torch.rand(2, generator=generator) - 0.5) * 12
+        displacement, flag = localize_advanced(scores, target_cells, prev_disp, params)
+        expected_disp, expected_flag = reference_localisation(scores, target_cells, prev_disp, params)
+        assert FLAGS[int(flag)] == expected_flag
+        if expected_flag != 'not_found':
+            assert displacement.tolist() == expected_disp
+        seen.add(expected_flag)
+    assert seen == set(FLAGS)                 # every state was exercised
+    scores[3, 4] = float('nan')
+    assert FLAGS[int(localize_advanced(scores, target_cells, prev_disp, params)[1])] == 'not_found'
+
+
+class StubRefinement:
+    """Stands in for the IoU-Net: fixed boxes and IoUs after 'optimisation'."""
+
+    def __init__(self, boxes, ious):
+        self.boxes, self.ious = torch.tensor(boxes), torch.tensor(ious)
+
+    def __call__(self, iou_features, start_boxes):
+        return self.boxes, self.ious
+
+
+def test_refinement_averages_the_top_three_boxes_that_pass_the_aspect_filter():
+    tracker = RGBTDiMP(TrackerParams(DEFAULTS))
+    tracker.device = torch.device('cpu')
+    tracker.generator = torch.Generator().manual_seed(0)
+    tracker.img_sample_sz = tracker.img_sample_sz_device = torch.tensor([288.0, 288.0])
+    tracker.net = SimpleNamespace(bb_regressor_layer=[], bb_regressor=SimpleNamespace(get_iou_feat=lambda f: None))
+    boxes = [[10, 10, 40, 20], [12, 10, 44, 20], [200, 10, 300, 20],      # the third is 15:1: filtered out
+             [14, 12, 40, 24], [0, 0, 10, 10]]
+    tracker.optimize_boxes = StubRefinement(boxes, [0.5, 0.6, 0.99, 0.7, 0.1])
+    centre_sample = torch.tensor([143.5, 143.5])                               # (288 - 1) / 2: scale 1, no shift
+    pos, size, refined = tracker.refine_target_box({}, torch.zeros(2), torch.ones(2), centre_sample, 1.0)
+    mean_box = torch.tensor([[10, 10, 40, 20], [12, 10, 44, 20], [14, 12, 40, 24]]).float().mean(0)
+    assert bool(refined)
+    torch.testing.assert_close(size, mean_box[2:].flip(0))
+    torch.testing.assert_close(pos, (mean_box[:2] + mean_box[2:] / 2).flip(0))
+    # Only one box passes: it alone is the result. None passes: the refinement reports failure.
+    tracker.optimize_boxes = StubRefinement([[5, 6, 30, 20], [0, 0, 90, 10]], [0.2, 0.9])
+    pos, size, refined = tracker.refine_target_box({}, torch.zeros(2), torch.ones(2), centre_sample, 1.0)
+    assert bool(refined) and size.tolist() == [20.0, 30.0] and pos.tolist() == [16.0, 20.0]
+    tracker.optimize_boxes = StubRefinement([[0, 0, 90, 10], [0, 0, float('nan'), 10]], [0.9, 0.8])
+    assert not bool(tracker.refine_target_box({}, torch.zeros(2), torch.ones(2), centre_sample, 1.0)[2])
 
 
 class ToyIoUHead(torch.nn.Module):

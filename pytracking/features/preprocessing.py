@@ -1,4 +1,5 @@
 """Image patches for the tracker: pytracking's sample_patch and ImageNet normalisation."""
+import functools
 from typing import Tuple
 
 import numpy as np
@@ -13,10 +14,16 @@ def numpy_to_torch(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0).float()
 
 
+@functools.lru_cache(maxsize=None)
+def _imagenet_statistics(device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    # Cached per device: creating them per frame would copy from the host every frame.
+    return (torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1),
+            torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1))
+
+
 def normalize(patch: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in 0..255 -> ImageNet-normalised (thermal is normalised like RGB)."""
-    mean = torch.tensor(IMAGENET_MEAN, device=patch.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=patch.device).view(1, 3, 1, 1)
+    mean, std = _imagenet_statistics(patch.device)
     return (patch / 255.0 - mean) / std
 
 

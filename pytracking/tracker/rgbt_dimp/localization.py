@@ -1,47 +1,64 @@
 """DiMP's advanced localisation on a raw score map: the peak, a second peak outside the target
-neighbourhood, and the state not_found / uncertain / hard_negative / normal."""
+neighbourhood, and the state not_found / uncertain / hard_negative / normal.
+
+Written with tensor operations only, so that on a GPU the state is decided on the device and read
+by the host together with the frame's final box (one transfer per frame)."""
 from typing import Tuple
 
 import torch
 
+FLAGS = ('normal', 'hard_negative', 'uncertain', 'not_found')
+NORMAL, HARD_NEGATIVE, UNCERTAIN, NOT_FOUND = range(len(FLAGS))
+
+
+def _peak(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Maximum of an (H, W) map (the first one in row-major order on ties) and its (y, x) cell
+    relative to the map centre."""
+    height, width = scores.shape
+    index = torch.argmax(scores.flatten())
+    # Python scalars, not a centre tensor: building one would copy from the host every frame.
+    offset = torch.stack((index // width - (height - 1) / 2, index % width - (width - 1) / 2))
+    return scores.flatten()[index], offset.to(scores.dtype)
+
 
 def localize_advanced(scores: torch.Tensor, target_sz_cells: torch.Tensor, prev_disp: torch.Tensor, params
-                      ) -> Tuple[torch.Tensor, str]:
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Args:
-        scores: (H, W) score map.
-        target_sz_cells: target size (h, w) in score cells.
-        prev_disp: where the target was, relative to the map centre, in cells (y, x).
+        scores: (H, W) score map (any device; non-finite values make the frame not_found).
+        target_sz_cells: target size (h, w) in score cells, on the scores' device.
+        prev_disp: where the target was, relative to the map centre, in cells (y, x), same device.
     Returns:
-        the chosen displacement from the map centre in cells (y, x), and the localisation state.
+        the chosen displacement from the map centre in cells (y, x), and the state as a 0-dim long
+        tensor indexing FLAGS.
     """
-    size = torch.tensor(scores.shape, dtype=torch.float32)
-    centre = (size - 1) / 2
-    max1 = scores.max()
-    peak1 = torch.tensor(divmod(int(scores.argmax()), scores.shape[1]), dtype=torch.float32)
-    disp1 = peak1 - centre
-    if max1 < params.target_not_found_threshold:
-        return disp1, 'not_found'
+    height, width = scores.shape
+    finite = torch.isfinite(scores).all()
+    scores = torch.nan_to_num(scores.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    max1, disp1 = _peak(scores)
+    peak1 = torch.stack((disp1[0] + (height - 1) / 2, disp1[1] + (width - 1) / 2))
 
-    neighbourhood = params.target_neighborhood_scale * target_sz_cells
-    top = max(round(float(peak1[0] - neighbourhood[0] / 2)), 0)
-    bottom = min(round(float(peak1[0] + neighbourhood[0] / 2 + 1)), scores.shape[0])
-    left = max(round(float(peak1[1] - neighbourhood[1] / 2)), 0)
-    right = min(round(float(peak1[1] + neighbourhood[1] / 2 + 1)), scores.shape[1])
-    masked = scores.clone()
-    masked[top:bottom, left:right] = 0
-    max2 = masked.max()
-    peak2 = torch.tensor(divmod(int(masked.argmax()), scores.shape[1]), dtype=torch.float32)
-    disp2 = peak2 - centre
+    # Zero the target's neighbourhood (rounded like pytracking's Python round) and find a second peak.
+    half = params.target_neighborhood_scale * target_sz_cells / 2
+    top = torch.round(peak1[0] - half[0]).clamp(min=0)
+    bottom = torch.round(peak1[0] + half[0] + 1).clamp(max=height)
+    left = torch.round(peak1[1] - half[1]).clamp(min=0)
+    right = torch.round(peak1[1] + half[1] + 1).clamp(max=width)
+    rows = torch.arange(height, device=scores.device, dtype=scores.dtype)
+    cols = torch.arange(width, device=scores.device, dtype=scores.dtype)
+    neighbourhood = ((rows >= top) & (rows < bottom))[:, None] & ((cols >= left) & (cols < right))[None, :]
+    max2, disp2 = _peak(torch.where(neighbourhood, torch.zeros_like(scores), scores))
 
-    if max2 > params.distractor_threshold * max1:
-        threshold = params.displacement_scale * torch.sqrt(size.prod()) / 2
-        near1 = torch.linalg.norm(disp1 - prev_disp) <= threshold
-        near2 = torch.linalg.norm(disp2 - prev_disp) <= threshold
-        if near1 and not near2:
-            return disp1, 'hard_negative'
-        if near2 and not near1:
-            return disp2, 'hard_negative'
-        return disp1, 'uncertain'
-    if max2 > params.hard_negative_threshold * max1 and max2 > params.target_not_found_threshold:
-        return disp1, 'hard_negative'
-    return disp1, 'normal'
+    threshold = params.displacement_scale * (height * width) ** 0.5 / 2
+    near1 = torch.linalg.norm(disp1 - prev_disp) <= threshold
+    near2 = torch.linalg.norm(disp2 - prev_disp) <= threshold
+    distractor = max2 > params.distractor_threshold * max1
+    weak_second_peak = (max2 > params.hard_negative_threshold * max1) & (max2 > params.target_not_found_threshold)
+    not_found = ~finite | (max1 < params.target_not_found_threshold)
+
+    flag = torch.full((), NORMAL, dtype=torch.long, device=scores.device)
+    flag = torch.where(weak_second_peak | (distractor & (near1 != near2)), HARD_NEGATIVE, flag)
+    flag = torch.where(distractor & (near1 == near2), UNCERTAIN, flag)
+    flag = torch.where(not_found, NOT_FOUND, flag)
+    take_second = distractor & near2 & ~near1 & ~not_found
+    displacement = torch.where(take_second, disp2, disp1)
+    return torch.where(finite, displacement, torch.zeros_like(displacement)), flag

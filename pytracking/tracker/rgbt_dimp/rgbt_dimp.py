@@ -8,16 +8,15 @@ updated from a 50-sample memory on normal and hard-negative frames (2 iterations
 1 on hard negatives).
 """
 import math
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pytracking.features import augmentation
 from pytracking.features.preprocessing import normalize, numpy_to_torch, sample_patch
 from pytracking.tracker.base.basetracker import BaseTracker
-from pytracking.tracker.rgbt_dimp.localization import localize_advanced
+from pytracking.tracker.rgbt_dimp.localization import FLAGS, NOT_FOUND, UNCERTAIN, localize_advanced
 from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
 
 
@@ -59,6 +58,10 @@ class RGBTDiMP(BaseTracker):
         self.min_scale_factor = float(torch.max(10 / self.base_target_sz))
         self.max_scale_factor = float(torch.min(self.image_sz / self.base_target_sz))
 
+        # Device copies of the constants and of the state that the per-frame path computes with.
+        self.img_sample_sz_device, self.image_sz_device, self.base_target_sz_device = (
+            self.upload(t) for t in (self.img_sample_sz, self.image_sz, self.base_target_sz))
+        self.state_on_device = (self.upload(self.pos), self.upload(self.target_sz))
         with torch.no_grad():
             features, boxes = self.generate_init_samples(rgb, tir)
             self.init_classifier(features, boxes)
@@ -89,7 +92,8 @@ class RGBTDiMP(BaseTracker):
 
     def get_iounet_box(self, pos, sz, sample_pos, sample_scale) -> torch.Tensor:
         """The target as [x, y, w, h] in the coordinates of a sample patch."""
-        box_center = (pos - sample_pos) / sample_scale + (self.img_sample_sz - 1) / 2
+        sample_sz = self.img_sample_sz if pos.device == self.img_sample_sz.device else self.img_sample_sz_device
+        box_center = (pos - sample_pos) / sample_scale + (sample_sz - 1) / 2
         box_sz = sz / sample_scale
         top_left = box_center - (box_sz - 1) / 2
         return torch.cat((top_left.flip(0), box_sz.flip(0)))
@@ -168,7 +172,15 @@ class RGBTDiMP(BaseTracker):
 
     # ---- tracking ----
 
+    def upload(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A host tensor on the tracking device. On a GPU it goes through pinned memory without
+        blocking: a plain copy from pageable memory would wait for the queued GPU work."""
+        if self.device.type != 'cuda' or tensor.is_cuda:
+            return tensor.to(self.device)
+        return tensor.pin_memory().to(self.device, non_blocking=True)
+
     def track(self, image, info: dict = None) -> dict:
+        """Localises, refines and updates. The device is read once per frame: the state and the final box."""
         self.frame_num += 1
         rgb, tir = self.to_tensors(image)
         sample_pos = self.pos.round()          # the score map's centre cell sits on the target (even map + kernel)
@@ -176,22 +188,14 @@ class RGBTDiMP(BaseTracker):
             rgb_patch, coords = self.get_sample(rgb, sample_pos, self.target_scale, self.img_sample_sz)
             tir_patch, _ = self.get_sample(tir, sample_pos, self.target_scale, self.img_sample_sz)
             features = self.extract_features(rgb_patch, tir_patch)
-            scores = self.net.classifier.classify(self.target_filter, features['classification'].unsqueeze(1))
-        scores = scores[0, 0].float().cpu()
+            scores = self.net.classifier.classify(self.target_filter, features['classification'].unsqueeze(1))[0, 0]
         sample_pos = 0.5 * (coords[:2] + coords[2:] - 1)
         sample_scale = float(torch.sqrt(torch.prod((coords[2:] - coords[:2]) / self.img_sample_sz)))
 
-        cell = float(self.params.feature_stride)            # image pixels per score cell
-        if not torch.isfinite(scores).all():
-            flag, displacement = 'not_found', torch.zeros(2)
-        else:
-            prev_disp = (self.pos - sample_pos) / (cell * sample_scale)
-            displacement, flag = localize_advanced(scores, self.target_sz / sample_scale / cell, prev_disp, self.params)
-        if flag != 'not_found':
-            self.update_state(sample_pos + displacement * cell * sample_scale)
-            if self.params.use_iou_net:
-                self.refine_target_box(features, sample_pos, sample_scale,
-                                       self.params.update_scale_when_uncertain or flag != 'uncertain')
+        flag, pos, target_sz, target_scale = self.localize_and_refine(scores, features, sample_pos, sample_scale)
+        packed = torch.cat((flag.view(1).to(pos.dtype), pos, target_sz, target_scale.view(1))).cpu()
+        flag = FLAGS[int(packed[0])]
+        self.pos, self.target_sz, self.target_scale = packed[1:3], packed[3:5], float(packed[5])
 
         if self.params.update_classifier and flag in ('normal', 'hard_negative'):
             box = self.get_iounet_box(self.pos, self.target_sz, sample_pos, sample_scale)
@@ -201,33 +205,58 @@ class RGBTDiMP(BaseTracker):
         state = torch.cat((self.pos.flip(0) - (self.target_sz.flip(0) - 1) / 2, self.target_sz.flip(0)))
         output = {'target_bbox': state.tolist(), 'flag': flag}
         if self.params.debug:
-            output.update(scores=scores, rgb_patch=rgb_patch, tir_patch=tir_patch)
+            output.update(scores=scores.float().cpu(), rgb_patch=rgb_patch, tir_patch=tir_patch)
         return output
 
-    def update_state(self, new_pos: torch.Tensor, new_scale: Optional[float] = None) -> None:
-        """Moves the target, keeping at least target_inside_ratio of it inside the image."""
-        if new_scale is not None:
-            self.target_scale = min(max(new_scale, self.min_scale_factor), self.max_scale_factor)
-            self.target_sz = self.base_target_sz * self.target_scale
-        inside_offset = (self.params.target_inside_ratio - 0.5) * self.target_sz
-        self.pos = torch.maximum(torch.minimum(new_pos, self.image_sz - inside_offset), inside_offset)
+    def localize_and_refine(self, scores: torch.Tensor, features, sample_pos: torch.Tensor, sample_scale: float):
+        """The frame's state on the tracking device, with no host read: (flag, pos, target_sz, scale).
+
+        Every branch of DiMP's per-frame logic is computed and the right one selected with
+        torch.where, so the host does not need the localisation state to go on; refinement is
+        therefore also computed on not_found frames, and discarded."""
+        cell = float(self.params.feature_stride) * sample_scale           # image pixels per score cell
+        sample_pos = self.upload(sample_pos)
+        pos, target_sz = self.state_on_device
+        target_scale = torch.full((), self.target_scale, device=self.device)
+        displacement, flag = localize_advanced(scores, target_sz / cell, (pos - sample_pos) / cell, self.params)
+        found = flag != NOT_FOUND
+        new_pos = self.clamp_inside_image(sample_pos + displacement * cell, target_sz)
+        new_sz, new_scale = target_sz, target_scale
+        if self.params.use_iou_net:
+            refined_pos, refined_sz, refined = self.refine_target_box(features, new_pos, target_sz, sample_pos,
+                                                                       sample_scale)
+            if self.params.use_iounet_pos_for_learning:
+                new_pos = torch.where(refined, refined_pos, new_pos)
+            new_sz = torch.where(refined, refined_sz, target_sz)
+            update_scale = refined if self.params.update_scale_when_uncertain else refined & (flag != UNCERTAIN)
+            refined_scale = torch.sqrt(torch.prod(refined_sz / self.base_target_sz_device))
+            new_scale = torch.where(update_scale, refined_scale, target_scale)
+        pos, target_sz = torch.where(found, new_pos, pos), torch.where(found, new_sz, target_sz)
+        target_scale = torch.where(found, new_scale, target_scale)
+        self.state_on_device = (pos, target_sz)
+        return flag, pos, target_sz, target_scale
+
+    def clamp_inside_image(self, pos: torch.Tensor, target_sz: torch.Tensor) -> torch.Tensor:
+        """Keeps at least target_inside_ratio of the target inside the image."""
+        inside_offset = (self.params.target_inside_ratio - 0.5) * target_sz
+        return torch.maximum(torch.minimum(pos, self.image_sz_device - inside_offset), inside_offset)
 
     def random_init_boxes(self, box: torch.Tensor) -> torch.Tensor:
-        """The current box plus num_init_random_boxes jittered ones, (K, 4) xywh."""
+        """The current box plus num_init_random_boxes jittered ones, (K, 4) xywh, on the box's device."""
         count = self.params.num_init_random_boxes
         if count <= 0:
             return box.view(1, 4)
-        square = math.sqrt(float(box[2] * box[3]))
-        factor = square * torch.tensor([self.params.box_jitter_pos] * 2 + [self.params.box_jitter_sz] * 2)
-        jitter = (torch.rand(count, 4, generator=self.generator) - 0.5) * factor
-        size = torch.clamp(box[2:] + jitter[:, 2:], min=float(box[2:].min()) / 3)
+        factor = torch.tensor([self.params.box_jitter_pos] * 2 + [self.params.box_jitter_sz] * 2)
+        jitter = self.upload((torch.rand(count, 4, generator=self.generator) - 0.5) * factor)
+        jitter = jitter * torch.sqrt(box[2] * box[3])
+        size = torch.maximum(box[2:] + jitter[:, 2:], box[2:].min() / 3)
         centre = box[:2] + box[2:] / 2 + jitter[:, :2]
         return torch.cat((box.view(1, 4), torch.cat((centre - size / 2, size), dim=1)))
 
     def optimize_boxes(self, iou_features, boxes: torch.Tensor):
         """Gradient ascent on the predicted IoU, steps scaled by the box size. Returns the final boxes
-        and the IoUs of the last forward pass (before the last step)."""
-        boxes = boxes.view(1, -1, 4).to(self.device)
+        and the IoUs of the last forward pass (before the last step), on the boxes' device."""
+        boxes = boxes.view(1, -1, 4)
         modulated = self.net.bb_regressor.modulate(self.iou_modulation, iou_features)
         step = self.params.box_refinement_step_length
         ious = None
@@ -238,31 +267,29 @@ class RGBTDiMP(BaseTracker):
                 (grad,) = torch.autograd.grad(ious.sum(), start)
             boxes = (start + step * grad * start[:, :, 2:].repeat(1, 1, 2)).detach()
             step *= self.params.box_refinement_step_decay
-        return boxes.view(-1, 4).cpu(), ious.detach().view(-1).cpu()
+        return boxes.view(-1, 4), ious.detach().view(-1)
 
-    def refine_target_box(self, features, sample_pos, sample_scale: float, update_scale: bool) -> None:
-        """IoU-Net refinement: 10 boxes, 5 ascent steps, aspect-ratio filter, mean of the top 3."""
-        box = self.get_iounet_box(self.pos, self.target_sz, sample_pos, sample_scale)
+    def refine_target_box(self, features, pos: torch.Tensor, target_sz: torch.Tensor, sample_pos: torch.Tensor,
+                          sample_scale: float):
+        """IoU-Net refinement: 10 boxes, 5 ascent steps, aspect-ratio filter, mean of the top 3.
+        Returns the refined position and size, and whether any box passed the filter (else keep)."""
+        box = self.get_iounet_box(pos, target_sz, sample_pos, sample_scale)
         with torch.no_grad():
             iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
         boxes, ious = self.optimize_boxes(iou_features, self.random_init_boxes(box))
-        boxes[:, 2:].clamp_(min=1)
+        boxes = torch.cat((boxes[:, :2], boxes[:, 2:].clamp(min=1)), dim=1)
         aspect = boxes[:, 2] / boxes[:, 3]
         keep = (aspect < self.params.maximal_aspect_ratio) & (aspect > 1 / self.params.maximal_aspect_ratio)
         keep &= torch.isfinite(boxes).all(dim=1) & torch.isfinite(ious)
-        if not keep.any():
-            return
-        boxes, ious = boxes[keep], ious[keep]
-        top = torch.topk(ious, min(self.params.iounet_k, len(ious))).indices
-        predicted = boxes[top].mean(dim=0)
-        new_pos = (predicted[:2] + predicted[2:] / 2).flip(0)
-        new_pos = (new_pos - (self.img_sample_sz - 1) / 2) * sample_scale + sample_pos
-        new_target_sz = predicted[2:].flip(0) * sample_scale
-        if self.params.use_iounet_pos_for_learning:
-            self.pos = new_pos
-        self.target_sz = new_target_sz
-        if update_scale:
-            self.target_scale = math.sqrt(float(torch.prod(new_target_sz / self.base_target_sz)))
+        # The top k of the kept boxes: dropped ones rank last and do not count in the mean.
+        top_ious, top = torch.topk(torch.where(keep, ious, torch.full_like(ious, -math.inf)),
+                                   min(self.params.iounet_k, len(ious)))
+        chosen = torch.isfinite(top_ious)
+        predicted = torch.where(chosen[:, None], boxes[top], torch.zeros_like(boxes[top])).sum(dim=0)
+        predicted = predicted / chosen.sum().clamp(min=1)
+        centre = (predicted[:2] + predicted[2:] / 2).flip(0)
+        new_pos = (centre - (self.img_sample_sz_device - 1) / 2) * sample_scale + sample_pos
+        return new_pos, predicted[2:].flip(0) * sample_scale, keep.any()
 
     def update_classifier(self, train_x: torch.Tensor, box: torch.Tensor, hard_negative: bool) -> None:
         """Stores the sample in the memory and runs the optimiser when the schedule says so."""
@@ -285,5 +312,5 @@ class RGBTDiMP(BaseTracker):
             n = self.num_stored_samples
             self.target_filter, _, _ = self.net.classifier.filter_optimizer(
                 self.target_filter, feat=self.training_samples[:n].unsqueeze(1),
-                bb=self.target_boxes[:n].to(self.device).view(n, 1, 4),
-                sample_weight=self.sample_weights[:n].to(self.device), num_iter=num_iter, compute_losses=False)
+                bb=self.upload(self.target_boxes[:n]).view(n, 1, 4),
+                sample_weight=self.upload(self.sample_weights[:n]), num_iter=num_iter, compute_losses=False)
