@@ -3,6 +3,7 @@ robustness and resumable benchmark runs."""
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -325,6 +326,33 @@ def test_cuda_tracking_matches_cpu(network_file, synthetic_root):
 
 
 PLAIN_FLOAT32 = {'channels_last': False, 'amp_dtype': None, 'compile_backbone': False}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_tracking_reads_the_device_once_per_frame(network_file, synthetic_root):
+    """torch's sync debug mode warns at every host-device synchronisation: one per frame (the box)."""
+    from ltr.data.image_loader import imread_rgb
+    from pytracking.features.preprocessing import numpy_to_torch
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    params = tracker.get_parameters()
+    params.use_gpu = True
+    tracker_obj = tracker.create_tracker(params)
+    frames = [tuple(numpy_to_torch(imread_rgb(p), device='cuda') for p in pair) for pair in sequence.frames[:9]]
+    tracker_obj.initialize(frames[0], sequence.init_info())
+    for frame in frames[1:5]:                       # warm-up: cuDNN autotuning may synchronise
+        tracker_obj.track(frame)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('warn')
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            for frame in frames[5:9]:
+                tracker_obj.track(frame)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    syncs = [str(w.message) for w in caught if 'synchroniz' in str(w.message).lower()]
+    assert len(syncs) <= 4, syncs
 
 
 def largest_box_difference(network_file, synthetic_root, option, **common):

@@ -66,18 +66,33 @@ class Tracker:
         if debug and visualizer is None:
             from pytracking.utils.debug_view import make_debug_view
             visualizer = make_debug_view(params.debug_dir or self.results_dir / 'debug')
+        upload_stream = torch.cuda.Stream() if upload else None
+
         def read(index):
+            """Decodes frame `index` (and on a GPU uploads it on a side stream); returns the frames and
+            the event that marks the upload done, so the tracker waits on the device, not the host."""
             frames = tuple(imread_rgb(path) for path in sequence.frames[index])
-            if upload and index > 0:      # decode and upload one frame ahead of the tracker
-                frames = tuple(numpy_to_torch(f).pin_memory().cuda(non_blocking=True) for f in frames)
-                torch.cuda.current_stream().synchronize()
+            if not upload or index == 0:
+                return frames, None
+            with torch.cuda.stream(upload_stream):
+                frames = tuple(numpy_to_torch(f, device='cuda') for f in frames)
+                ready = torch.cuda.Event()
+                ready.record(upload_stream)
+            return frames, ready
+
+        def wait_for(frames, ready):
+            if ready is not None:
+                stream = torch.cuda.current_stream()
+                stream.wait_event(ready)
+                for frame in frames:          # allocated on the upload stream, used on this one
+                    frame.record_stream(stream)
             return frames
 
         boxes, times, flags = [], [], []
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(read, 0)
             for index in range(len(sequence.frames)):
-                image = pending.result()
+                image = wait_for(*pending.result())
                 if index + 1 < len(sequence.frames):
                     pending = pool.submit(read, index + 1)
                 start = time.perf_counter()
