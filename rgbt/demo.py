@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ltr.admin.atomic import atomic_write_text
+
 # Seconds per training iteration on 2 CPU cores at the smoke crops (batch 2), measured; a GPU is
 # assumed ten times faster. They only size the iteration counts to the budget.
 CPU_SECONDS_PER_ITERATION = {'teacher': 1.2, 'student': 0.4, 'student_distill': 2.0}
@@ -143,7 +145,7 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
             *table, '', verdict, '',
             '![success plot](success_plot.png) ![precision plot](precision_plot.png)', '',
             '![test sequence](sequence_strip.png)', '']
-    (report / 'report.md').write_text('\n'.join(text))
+    atomic_write_text(report / 'report.md', '\n'.join(text))
     print('\n'.join(table))
     print(verdict)
     return report / 'report.md'

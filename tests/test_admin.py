@@ -1,4 +1,5 @@
 """Backbone options, checkpoint save/load, and local path settings."""
+import os
 import sys
 import types
 import urllib.error
@@ -124,3 +125,19 @@ def test_dataset_path_errors_name_setting_and_variable(monkeypatch, value, messa
 def test_dataset_path_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv('GTOT_PATH', str(tmp_path))
     assert ltr_env_settings().require_dir('gtot_dir') == str(tmp_path)
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_nothing_on_error(tmp_path):
+    from ltr.admin.atomic import atomic_write, atomic_write_text
+    target = tmp_path / 'sub' / 'result.txt'
+    atomic_write_text(target, 'first\n')
+    assert target.read_text() == 'first\n'
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write(target) as handle:
+            handle.write('half of a second vers')
+            raise KeyboardInterrupt
+    assert target.read_text() == 'first\n'
+    assert sorted(p.name for p in target.parent.iterdir()) == ['result.txt']

@@ -8,10 +8,11 @@ or missing data set raises an error that names the setting, the file and the var
 """
 import importlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Sequence
+
+from ltr.admin.atomic import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORKSPACE = REPO_ROOT / 'workspace'
@@ -88,12 +89,7 @@ def write_local_file(path: Path, header: str, specs: Sequence[PathSetting], body
         lines.append(f"{indent}self.{spec.name} = {value!r}  # {spec.help}{env}")
     if closing:
         lines.append(closing)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile('w', dir=path.parent, suffix='.tmp', delete=False) as handle:
-        handle.write('\n'.join(lines) + '\n')
-    from ltr.admin.loading import _chmod_as_umask
-    _chmod_as_umask(handle.name)
-    os.replace(handle.name, path)
+    atomic_write_text(path, '\n'.join(lines) + '\n')
 
 
 def import_local(module_name: str, path: Path, generate) -> object:

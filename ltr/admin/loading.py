@@ -8,15 +8,14 @@ Python objects; reading them runs the pickle machinery and therefore needs the e
 """
 import importlib
 import logging
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
 import torch
 from torch import nn
 
+from ltr.admin.atomic import atomic_write
 from ltr.admin.model_constructor import NetConstructor
 
 _logger = logging.getLogger(__name__)
@@ -50,20 +49,9 @@ def checkpoint_path(network_dir: Union[str, Path], checkpoint: Union[None, int, 
 
 def save_checkpoint(state: dict, path: Union[str, Path]) -> Path:
     """Writes `state` with torch.save to a temporary file, then renames it (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix='.tmp', delete=False) as handle:
+    with atomic_write(path, 'wb') as handle:
         torch.save(state, handle)
-    _chmod_as_umask(handle.name)
-    os.replace(handle.name, path)
-    return path
-
-
-def _chmod_as_umask(path: str) -> None:
-    """Temporary files are created 0600; give the final file the usual permissions."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    return Path(path)
 
 
 def save_network(net: nn.Module, path: Union[str, Path], **extra) -> Path:

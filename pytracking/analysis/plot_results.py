@@ -8,6 +8,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ltr.admin.atomic import atomic_write, atomic_write_text
+
 from pytracking.analysis.evaluation import BenchmarkEvaluation
 
 CURVES = {
@@ -56,25 +58,15 @@ def write_json(evaluation: BenchmarkEvaluation, path: os.PathLike) -> None:
     data = {'dataset': evaluation.dataset,
             'trackers': {name: {m: float(s['scores'][m]) for m in evaluation.protocol.metric_names}
                          for name, s in evaluation.trackers.items()}}
-    _atomic_write(path, json.dumps(data, indent=2))
+    atomic_write_text(path, json.dumps(data, indent=2))
 
 
 def write_csv(evaluation: BenchmarkEvaluation, path: os.PathLike) -> None:
     rows = results_table(evaluation)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, 'w', newline='') as handle:
+    with atomic_write(path, newline='') as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
-
-
-def _atomic_write(path: os.PathLike, text: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.tmp"
-    Path(tmp).write_text(text)
-    os.replace(tmp, path)
 
 
 def _plot_one(evaluation: BenchmarkEvaluation, summaries: Dict[str, dict], plot_type: str, title: str,

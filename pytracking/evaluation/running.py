@@ -2,8 +2,6 @@
 finished sequences skipped (so an interrupted run resumes), sequences in parallel workers."""
 import logging
 import multiprocessing
-import os
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 from tqdm import tqdm
 
+from ltr.admin.atomic import atomic_write
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.tracker import Tracker
 
@@ -19,9 +18,8 @@ _logger = logging.getLogger(__name__)
 
 
 def _atomic_savetxt(path: Path, values: np.ndarray, fmt: str, delimiter: str = '\t') -> None:
-    with tempfile.NamedTemporaryFile('w', dir=path.parent, suffix='.tmp', delete=False) as handle:
+    with atomic_write(path) as handle:
         np.savetxt(handle, values, fmt=fmt, delimiter=delimiter)
-    os.replace(handle.name, path)
 
 
 def result_paths(tracker: Tracker, sequence: Sequence) -> Tuple[Path, Path]:

@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from ltr.admin.atomic import atomic_write_text  # noqa: E402
 from ltr.admin.loading import save_network  # noqa: E402
 from ltr.data.image_loader import imread_rgb, imwrite_rgb  # noqa: E402
 from pytracking.evaluation.data import Sequence  # noqa: E402
@@ -175,7 +176,7 @@ def main():
               f"{e.get('peak_gpu_mem_mb', e['peak_mem_mb']):8.0f} {e.get('train_it_s', float('nan')):10.3f}")
     print(f"device: {results['device']}, torch {results['torch']}, {results['date']}")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        atomic_write_text(args.json, json.dumps(results, indent=2))
 
 
 if __name__ == '__main__':
