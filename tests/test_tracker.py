@@ -2,7 +2,10 @@
 robustness and resumable benchmark runs."""
 import math
 import os
+import json
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -388,3 +391,18 @@ def test_debug_view_saves_frames_with_box_and_scores(network_file, synthetic_roo
 @pytest.mark.parametrize('option', [{'compile_backbone': True}, {'amp_dtype': 'float16'}, {'channels_last': True}])
 def test_cuda_speed_options_match_float32(network_file, synthetic_root, option):
     assert largest_box_difference(network_file, synthetic_root, option, use_gpu=True) <= 4.0
+
+
+def test_speed_benchmark_writes_the_table_5_figures(tmp_path):
+    script = Path(__file__).resolve().parents[1] / 'pytracking' / 'util_scripts' / 'benchmark_speed.py'
+    out = tmp_path / 'speed.json'
+    subprocess.run([sys.executable, str(script), '--nets', 'cmd_student', '--frames', '2', '--repeats', '1',
+                    '--no-train', '--json', str(out)], check=True, capture_output=True)
+    result = json.loads(out.read_text())
+    entry = result['nets']['cmd_student']
+    assert result['device_type'] == 'cpu'
+    assert entry['params_m'] == pytest.approx(19.89, abs=0.01)
+    assert entry['fps'] > 0 and entry['init_s'] > 0 and entry['peak_mem_mb'] > 0
+    parts = entry['gflops_parts']
+    assert parts['backbone'] > parts['fusion'] > 0 and entry['gflops'] == pytest.approx(sum(
+        parts[k] for k in ('backbone', 'fusion', 'classifier', 'iou_net_and_update')))

@@ -5,8 +5,9 @@ updates), initialisation time, peak memory, and training iterations per second.
     python pytracking/util_scripts/benchmark_speed.py --nets cmd_teacher cmd_student cmd_student_origin \
         --device cpu --frames 30 --repeats 3 --json speed.json [--checkpoint cmd_student=PATH]
 
-Random weights unless a checkpoint is given (then every frame is localised, so refinement and
-updates always run); a synthetic sequence of 640x480 JPEG frame pairs.
+Random weights unless a checkpoint is given; with random weights the not-found threshold is
+disabled, so that every frame pays for refinement and updates. A synthetic sequence of 640x480 JPEG
+frame pairs. Each net is measured in its own process (host peak memory is then per net).
 """
 import argparse
 import json
@@ -14,6 +15,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -128,6 +130,56 @@ def build(name: str):
     return constructor(backbone_pretrained=False)
 
 
+def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: str = None) -> dict:
+    """The Table 5 figures of one net; host peak memory is this process's (see --no-isolate)."""
+    torch.manual_seed(0)
+    path = checkpoint or str(folder / f"{name}.pth.tar")
+    if checkpoint is None:
+        save_network(build(name), path)
+    tracker = Tracker(TRACKER_OF[name], 'default', net_path=path)
+    if args.device.startswith('cuda'):
+        torch.cuda.reset_peak_memory_stats()
+    runs = [tracking_run(tracker, sequence, args.device, checkpoint is None) for _ in range(args.repeats)]
+    params = runs[0][2]
+    tracker_obj = tracker.create_tracker(params)
+    tracker_obj.initialize(tuple(imread_rgb(p) for p in sequence.frames[0]), sequence.init_info())
+    flops = gflops_per_frame(tracker_obj, tuple(imread_rgb(p) for p in sequence.frames[1]))
+    net = params.net.load('cpu')
+    entry = {'params_m': sum(p.numel() for p in net.parameters()) / 1e6, 'gflops': flops['total'],
+             'gflops_parts': flops, 'fps': statistics.median(r[0] for r in runs),
+             'fps_runs': [r[0] for r in runs], 'init_s': statistics.median(r[1] for r in runs),
+             'peak_mem_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if args.device.startswith('cuda'):
+        entry['peak_gpu_mem_mb'] = torch.cuda.max_memory_allocated() / 2 ** 20
+    if not args.no_train:
+        entry['train_it_s'] = train_iterations_per_second(name, args.device)
+    return entry
+
+
+def measure_in_subprocess(name: str, args, folder: Path) -> dict:
+    """One net in a fresh interpreter, so that its host peak memory is its own."""
+    out = folder / f"{name}.json"
+    command = [sys.executable, os.path.abspath(__file__), '--nets', name, '--device', args.device,
+               '--frames', str(args.frames), '--repeats', str(args.repeats), '--json', str(out), '--no-isolate']
+    command += [f"--checkpoint={c}" for c in args.checkpoint] + (['--no-train'] if args.no_train else [])
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())['nets'][name]
+
+
+def print_table(results: dict) -> None:
+    print(f"\n{'net':20s} {'params (M)':>10s} {'GFLOPs':>8s} {'FPS':>7s} {'init (s)':>9s} {'peak MB':>8s} {'train it/s':>10s}")
+    for name, e in results['nets'].items():
+        print(f"{name:20s} {e['params_m']:10.2f} {e['gflops']:8.2f} {e['fps']:7.2f} {e['init_s']:9.2f} "
+              f"{e.get('peak_gpu_mem_mb', e['peak_mem_mb']):8.0f} {e.get('train_it_s', float('nan')):10.3f}")
+    nets = results['nets']
+    if 'cmd_teacher' in nets:
+        for student in ('cmd_student', 'cmd_student_origin'):
+            if student in nets:
+                print(f"{student} / cmd_teacher FPS: {nets[student]['fps'] / nets['cmd_teacher']['fps']:.2f}x")
+    print(f"device: {results['device']}, torch {results['torch']}, {results['date']}"
+          f" (peak MB: {'GPU' if results['device_type'] == 'cuda' else 'host'})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--nets', nargs='+', default=['cmd_teacher', 'cmd_student', 'cmd_student_origin'])
@@ -136,45 +188,26 @@ def main():
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--checkpoint', action='append', default=[], metavar='NAME=PATH')
     parser.add_argument('--no-train', action='store_true', help='skip the training iteration timing')
+    parser.add_argument('--no-isolate', action='store_true',
+                        help='measure all nets in this process (host peak memory is then cumulative)')
     parser.add_argument('--json', default=None)
     args = parser.parse_args()
     checkpoints = dict(c.split('=', 1) for c in args.checkpoint)
     device_name = torch.cuda.get_device_name(0) if args.device.startswith('cuda') else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    results = {'device': device_name, 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'nets': {}}
+    results = {'device': device_name, 'device_type': torch.device(args.device).type, 'torch': torch.__version__,
+               'date': time.strftime('%Y-%m-%d'), 'nets': {}}
     with tempfile.TemporaryDirectory() as tmp:
-        sequence = write_sequence(Path(tmp), args.frames + 1)
+        isolate = not args.no_isolate and len(args.nets) > 1
+        sequence = None if isolate else write_sequence(Path(tmp), args.frames + 1)
         for name in args.nets:
-            torch.manual_seed(0)
-            path = checkpoints.get(name) or str(Path(tmp) / f"{name}.pth.tar")
-            if name not in checkpoints:
-                save_network(build(name), path)
-            tracker = Tracker(TRACKER_OF[name], 'default', net_path=path)
-            if args.device.startswith('cuda'):
-                torch.cuda.reset_peak_memory_stats()
-            runs = [tracking_run(tracker, sequence, args.device, name not in checkpoints) for _ in range(args.repeats)]
-            fps = statistics.median(r[0] for r in runs)
-            init = statistics.median(r[1] for r in runs)
-            params = runs[0][2]
-            tracker_obj = tracker.create_tracker(params)
-            first = tuple(imread_rgb(p) for p in sequence.frames[0])
-            tracker_obj.initialize(first, sequence.init_info())
-            flops = gflops_per_frame(tracker_obj, tuple(imread_rgb(p) for p in sequence.frames[1]))
-            net = params.net.load('cpu')
-            entry = {'params_m': sum(p.numel() for p in net.parameters()) / 1e6, 'gflops': flops['total'],
-                     'gflops_parts': flops, 'fps': fps, 'init_s': init,
-                     'peak_mem_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-            if args.device.startswith('cuda'):
-                entry['peak_gpu_mem_mb'] = torch.cuda.max_memory_allocated() / 2 ** 20
-            if not args.no_train:
-                entry['train_it_s'] = train_iterations_per_second(name, args.device)
+            if isolate:
+                entry = measure_in_subprocess(name, args, Path(tmp))
+            else:
+                entry = measure_net(name, sequence, Path(tmp), args, checkpoints.get(name))
             results['nets'][name] = entry
             print(f"{name}: {entry}", flush=True)
-    print(f"\n{'net':20s} {'params (M)':>10s} {'GFLOPs':>8s} {'FPS':>7s} {'init (s)':>9s} {'peak MB':>8s} {'train it/s':>10s}")
-    for name, e in results['nets'].items():
-        print(f"{name:20s} {e['params_m']:10.2f} {e['gflops']:8.2f} {e['fps']:7.2f} {e['init_s']:9.2f} "
-              f"{e.get('peak_gpu_mem_mb', e['peak_mem_mb']):8.0f} {e.get('train_it_s', float('nan')):10.3f}")
-    print(f"device: {results['device']}, torch {results['torch']}, {results['date']}")
+    print_table(results)
     if args.json:
         atomic_write_text(args.json, json.dumps(results, indent=2))
 
