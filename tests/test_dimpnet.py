@@ -162,3 +162,45 @@ def test_iou_net_coordinate_gradient_exists():
     assert iou.shape == (1, 2)
     iou.sum().backward()
     assert boxes.grad.abs().sum() > 0 and torch.isfinite(boxes.grad).all()
+
+
+def _randomise_batch_norm_statistics(net, generator):
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(module.num_features, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(module.num_features, generator=generator) * 0.1)
+
+
+def test_fold_batch_norm_keeps_the_outputs_of_the_student():
+    from ltr.models.layers.blocks import fold_batch_norm
+    from rgbt.nets import cmd_student
+    generator = torch.Generator().manual_seed(0)
+    net = cmd_student(backbone_pretrained=False).double()
+    _randomise_batch_norm_statistics(net, generator)
+    net.eval()
+    rgb, tir = torch.rand(2, 1, 3, 96, 96, generator=generator, dtype=torch.float64)
+    box = torch.tensor([[30.0, 28.0, 30.0, 36.0]], dtype=torch.float64)
+    proposals = torch.tensor([[[25.0, 30.0, 34.0, 30.0], [33.0, 20.0, 20.0, 40.0]]], dtype=torch.float64)
+
+    def outputs():
+        with torch.no_grad():
+            fused = net.extract_features(rgb, tir)
+            clf = net.extract_classification_feat(fused)
+            layers = [fused[name] for name in net.bb_regressor_layer]
+            modulation = net.bb_regressor.get_modulation(layers, box)
+            iou = net.bb_regressor.predict_iou(modulation, net.bb_regressor.get_iou_feat(layers), proposals)
+        return [clf, iou] + layers
+
+    before = outputs()
+    batch_norms = sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    folded = fold_batch_norm(net)
+    # Every BatchNorm of the backbone, the classifier features and the IoU-Net follows a conv/linear.
+    remaining = sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert folded > 30 and folded + remaining == batch_norms
+    for old, new in zip(before, outputs()):
+        torch.testing.assert_close(new, old, rtol=1e-9, atol=1e-9)
+    assert fold_batch_norm(net) == 0                        # nothing left to fold
+    with pytest.raises(ValueError, match='eval mode'):
+        fold_batch_norm(net.train())

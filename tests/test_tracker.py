@@ -328,7 +328,7 @@ def test_cuda_tracking_matches_cpu(network_file, synthetic_root):
     np.testing.assert_allclose(results[True][:5], results[False][:5], atol=2.0)
 
 
-PLAIN_FLOAT32 = {'channels_last': False, 'amp_dtype': None, 'compile_backbone': False}
+PLAIN_FLOAT32 = {'channels_last': False, 'amp_dtype': None, 'compile_backbone': False, 'fold_batch_norm': False}
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
@@ -372,7 +372,8 @@ def largest_box_difference(network_file, synthetic_root, option, **common):
     return np.abs(boxes['option'] - boxes['float32']).max()
 
 
-@pytest.mark.parametrize('option, tolerance', [({'channels_last': True}, 0.01), ({'amp_dtype': 'bfloat16'}, 4.0)])
+@pytest.mark.parametrize('option, tolerance', [({'channels_last': True}, 0.01), ({'fold_batch_norm': True}, 0.01),
+                                               ({'amp_dtype': 'bfloat16'}, 4.0)])
 def test_speed_options_give_the_float32_boxes(network_file, synthetic_root, option, tolerance):
     assert largest_box_difference(network_file, synthetic_root, option) <= tolerance
 

@@ -8,6 +8,7 @@ DEFAULTS = dict(
     debug=0,
     debug_dir=None,                    # where --debug saves figures when visdom is not running
     # speed options (each checked against float32 in tests)
+    fold_batch_norm=True,              # BatchNorm folded into the preceding conv/linear weights
     channels_last=True,                # NHWC memory format for the network (faster on CPU and cuDNN)
     amp_dtype=None,                    # None, 'bfloat16' or 'float16': autocast of the feature extraction
     cudnn_benchmark=True,

@@ -13,6 +13,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
+from ltr.models.layers.blocks import fold_batch_norm
 from pytracking.features import augmentation
 from pytracking.features.preprocessing import normalize, numpy_to_torch, sample_patch
 from pytracking.tracker.base.basetracker import BaseTracker
@@ -29,6 +30,8 @@ class RGBTDiMP(BaseTracker):
         self.generator = torch.Generator().manual_seed(params.seed)
         # Tracking differentiates only the IoU with respect to the boxes: no graph for the weights.
         self.net = params.net.load(self.device).requires_grad_(False)
+        if params.fold_batch_norm:
+            fold_batch_norm(self.net)
         if self.device.type == 'cuda':
             torch.backends.cudnn.benchmark = params.cudnn_benchmark
         self.memory_format = torch.channels_last if params.channels_last else torch.contiguous_format
