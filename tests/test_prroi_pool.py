@@ -155,3 +155,17 @@ def test_cuda_matches_cpu():
     gpu = prroi_pool2d(features.cuda(), rois.cuda(), 3, 3, 1 / 16)
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5)
 
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_gradients_match_cpu():
+    """The hand-written backward on the GPU (no crop there) against the CPU's (cropped)."""
+    features = torch.randn(3, 4, 18, 18, dtype=torch.float64)
+    rois = torch.tensor([[0, 10., 20., 100., 90.], [2, -30., 40., 100., 300.], [0, 50., 50., 60., 70.]],
+                        dtype=torch.float64)
+    grads = {}
+    for device in ('cpu', 'cuda'):
+        feat, boxes = features.to(device).requires_grad_(True), rois.to(device).requires_grad_(True)
+        prroi_pool2d(feat, boxes, 3, 3, 1 / 8).pow(2).sum().backward()
+        grads[device] = (feat.grad.cpu(), boxes.grad.cpu())
+    for cpu, gpu in zip(grads['cpu'], grads['cuda']):
+        torch.testing.assert_close(gpu, cpu, rtol=1e-9, atol=1e-9)

@@ -185,6 +185,8 @@ class RGBTDiMP(BaseTracker):
     def track(self, image, info: dict = None) -> dict:
         """Localises, refines and updates. The device is read once per frame: the state and the final box."""
         self.frame_num += 1
+        if self.params.compile_backbone and self.device.type == 'cuda':
+            torch.compiler.cudagraph_mark_step_begin()      # last frame's graph outputs may be reused
         rgb, tir = self.to_tensors(image)
         sample_pos = self.pos.round()          # the score map's centre cell sits on the target (even map + kernel)
         with torch.no_grad():
