@@ -406,4 +406,5 @@ def test_speed_benchmark_writes_the_table_5_figures(tmp_path):
     assert entry['fps'] > 0 and entry['init_s'] > 0 and entry['peak_mem_mb'] > 0
     parts = entry['gflops_parts']
     assert parts['backbone'] > parts['fusion'] > 0 and entry['gflops'] == pytest.approx(sum(
-        parts[k] for k in ('backbone', 'fusion', 'classifier', 'iou_net_and_update')))
+        parts[k] for k in ('backbone', 'fusion', 'classifier', 'iou_net', 'update')))
+    assert parts['iou_net'] > 0 and parts['update'] >= 0

@@ -58,7 +58,8 @@ def _gflops(function, *args) -> float:
 
 def gflops_per_frame(tracker_obj, image) -> dict:
     """GFLOPs of one track() call, and of its parts measured on the same crop size: backbone(s),
-    fusion, classifier (features + filter); the rest is IoU-Net refinement and the online update."""
+    fusion, classifier (features + filter), IoU-Net refinement (IoU features and 5 forward and
+    backward passes on 10 boxes); the rest is the online update of the filter."""
     net = tracker_obj.net
     size = [1, 3] + [int(v) for v in tracker_obj.img_sample_sz]
     rgb, tir = torch.randn(size, device=tracker_obj.device), torch.randn(size, device=tracker_obj.device)
@@ -70,9 +71,11 @@ def gflops_per_frame(tracker_obj, image) -> dict:
         classification = lambda: net.classifier.classify(  # noqa: E731
             tracker_obj.target_filter, net.extract_classification_feat(fused).unsqueeze(1))
         classifier = _gflops(classification)
+    pos, target_sz = tracker_obj.state_on_device
+    iou_net = _gflops(tracker_obj.refine_target_box, fused, pos, target_sz, pos.round(), tracker_obj.target_scale)
     total = _gflops(tracker_obj.track, image)
-    return {'backbone': backbone, 'fusion': fusion, 'classifier': classifier,
-            'iou_net_and_update': total - backbone - fusion - classifier, 'total': total}
+    return {'backbone': backbone, 'fusion': fusion, 'classifier': classifier, 'iou_net': iou_net,
+            'update': total - backbone - fusion - classifier - iou_net, 'total': total}
 
 
 def tracking_run(tracker: Tracker, sequence: Sequence, device: str, random_weights: bool):
