@@ -147,7 +147,7 @@ def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: s
     tracker_obj = tracker.create_tracker(params)
     tracker_obj.initialize(tuple(imread_rgb(p) for p in sequence.frames[0]), sequence.init_info())
     flops = gflops_per_frame(tracker_obj, tuple(imread_rgb(p) for p in sequence.frames[1]))
-    net = params.net.load('cpu')
+    net = tracker.get_parameters().net.load('cpu')        # as stored: the tracker folds BatchNorm into convs
     entry = {'params_m': sum(p.numel() for p in net.parameters()) / 1e6, 'gflops': flops['total'],
              'gflops_parts': flops, 'fps': statistics.median(r[0] for r in runs),
              'fps_runs': [r[0] for r in runs], 'init_s': statistics.median(r[1] for r in runs),
