@@ -251,6 +251,47 @@ class ToyIoUHead(torch.nn.Module):
         return iou_xywh(boxes, self.target.expand_as(boxes))
 
 
+def state_tracker(image_hw=(100.0, 200.0), pos=(50.0, 100.0), size=(20.0, 40.0)):
+    """A tracker holding only the state that localize_and_refine reads (scale 1, 288 px samples)."""
+    tracker = RGBTDiMP(TrackerParams(DEFAULTS))
+    tracker.device = torch.device('cpu')
+    tracker.generator = torch.Generator().manual_seed(0)
+    tracker.img_sample_sz = tracker.img_sample_sz_device = torch.tensor([288.0, 288.0])
+    tracker.image_sz_device = torch.tensor(image_hw)
+    tracker.state_on_device = (torch.tensor(pos), torch.tensor(size))
+    tracker.target_scale = 1.0
+    tracker.base_target_sz_device = torch.tensor(size)
+    tracker.net = SimpleNamespace(bb_regressor_layer=[], bb_regressor=SimpleNamespace(get_iou_feat=lambda f: None))
+    return tracker
+
+
+def test_target_is_kept_partly_inside_the_image():
+    tracker = state_tracker()
+    # target_inside_ratio 0.2: the centre may leave the image by 0.3 of the target size, no more.
+    clamped = tracker.clamp_inside_image(torch.tensor([150.0, -30.0]), torch.tensor([20.0, 40.0]))
+    assert clamped.tolist() == [106.0, -12.0]
+
+
+def test_not_found_frames_keep_the_last_state_and_found_frames_take_the_refined_box():
+    tracker = state_tracker()
+    box = [[60.0, 30.0, 50.0, 24.0]] * 3                   # what the (stub) refinement returns, sample coords
+    tracker.optimize_boxes = StubRefinement(box, [0.9, 0.8, 0.7])
+    sample_pos = torch.tensor([50.0, 100.0])
+    scores = torch.zeros(18, 18)
+    scores[9, 9] = 0.9
+    for bad in (float('nan'), 0.1):                         # non-finite map; peak below the not-found threshold
+        scores[9, 9] = bad
+        flag, pos, size, scale = tracker.localize_and_refine(scores, {}, sample_pos, 1.0)
+        assert FLAGS[int(flag)] == 'not_found'
+        assert pos.tolist() == [50.0, 100.0] and size.tolist() == [20.0, 40.0] and float(scale) == 1.0
+    scores[9, 9] = 0.9
+    flag, pos, size, scale = tracker.localize_and_refine(scores, {}, sample_pos, 1.0)
+    assert FLAGS[int(flag)] == 'normal'
+    # The refined box's centre (85, 42) in the sample maps to the image around sample_pos.
+    assert size.tolist() == [24.0, 50.0] and pos.tolist() == [42.0 - 143.5 + 50.0, 85.0 - 143.5 + 100.0]
+    assert float(scale) == pytest.approx(math.sqrt(24 / 20 * 50 / 40))
+
+
 def test_iou_net_refinement_raises_predicted_iou():
     target = torch.tensor([40.0, 30.0, 30.0, 20.0])
     tracker = RGBTDiMP(TrackerParams(DEFAULTS, box_refinement_iter=10))
