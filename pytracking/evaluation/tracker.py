@@ -66,7 +66,9 @@ class Tracker:
         if debug and visualizer is None:
             from pytracking.utils.debug_view import make_debug_view
             visualizer = make_debug_view(params.debug_dir or self.results_dir / 'debug')
-        upload_stream = torch.cuda.Stream() if upload else None
+        # The current CUDA device is per thread: the reader thread is told the one this thread tracks on.
+        device = torch.device('cuda', torch.cuda.current_device()) if upload else None
+        upload_stream = torch.cuda.Stream(device=device) if upload else None
 
         def read(index):
             """Decodes frame `index` (and on a GPU uploads it on a side stream); returns the frames and
@@ -74,8 +76,8 @@ class Tracker:
             frames = tuple(imread_rgb(path) for path in sequence.frames[index])
             if not upload or index == 0:
                 return frames, None
-            with torch.cuda.stream(upload_stream):
-                frames = tuple(numpy_to_torch(f, device='cuda') for f in frames)
+            with torch.cuda.device(device), torch.cuda.stream(upload_stream):
+                frames = tuple(numpy_to_torch(f, device=device) for f in frames)
                 ready = torch.cuda.Event()
                 ready.record(upload_stream)
             return frames, ready
