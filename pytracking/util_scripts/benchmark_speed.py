@@ -57,9 +57,9 @@ def _gflops(function, *args) -> float:
 
 
 def gflops_per_frame(tracker_obj, image) -> dict:
-    """GFLOPs of one track() call, and of its parts measured on the same crop size: backbone(s),
-    fusion, classifier (features + filter), IoU-Net refinement (IoU features and 5 forward and
-    backward passes on 10 boxes); the rest is the online update of the filter."""
+    """GFLOPs of one track() call and of its parts: backbone(s), fusion and classifier (features +
+    filter) measured on the same crop size, IoU-Net refinement (IoU features, forward and backward
+    passes on 10 boxes) and the online update counted inside that call; 'other' is the rest."""
     net = tracker_obj.net
     size = [1, 3] + [int(v) for v in tracker_obj.img_sample_sz]
     rgb, tir = torch.randn(size, device=tracker_obj.device), torch.randn(size, device=tracker_obj.device)
@@ -71,11 +71,23 @@ def gflops_per_frame(tracker_obj, image) -> dict:
         classification = lambda: net.classifier.classify(  # noqa: E731
             tracker_obj.target_filter, net.extract_classification_feat(fused).unsqueeze(1))
         classifier = _gflops(classification)
-    pos, target_sz = tracker_obj.state_on_device
-    iou_net = _gflops(tracker_obj.refine_target_box, fused, pos, target_sz, pos.round(), tracker_obj.target_scale)
+    inside = {'iou_net': 0.0, 'update': 0.0}
+
+    def counted(part, method):
+        def call(*args, **kwargs):
+            counter = FlopCounterMode(display=False)        # nested: the outer counter still counts
+            with counter:
+                result = method(*args, **kwargs)
+            inside[part] += counter.get_total_flops() / 1e9
+            return result
+        return call
+
+    tracker_obj.refine_target_box = counted('iou_net', tracker_obj.refine_target_box)
+    tracker_obj.update_classifier = counted('update', tracker_obj.update_classifier)
     total = _gflops(tracker_obj.track, image)
-    return {'backbone': backbone, 'fusion': fusion, 'classifier': classifier, 'iou_net': iou_net,
-            'update': total - backbone - fusion - classifier - iou_net, 'total': total}
+    other = total - backbone - fusion - classifier - inside['iou_net'] - inside['update']
+    return {'backbone': backbone, 'fusion': fusion, 'classifier': classifier, **inside, 'other': other,
+            'total': total}
 
 
 def tracking_run(tracker: Tracker, sequence: Sequence, device: str, random_weights: bool):

@@ -217,8 +217,9 @@ class RGBTDiMP(BaseTracker):
         """The frame's state on the tracking device, with no host read: (flag, pos, target_sz, scale).
 
         Every branch of DiMP's per-frame logic is computed and the right one selected with
-        torch.where, so the host does not need the localisation state to go on; refinement is
-        therefore also computed on not_found frames, and discarded."""
+        torch.where, so the host does not need the localisation state to go on: on a GPU the
+        refinement is also computed on not_found frames, and discarded. On the CPU reading the state
+        costs nothing, so that wasted work is skipped."""
         cell = float(self.params.feature_stride) * sample_scale           # image pixels per score cell
         sample_pos = self.upload(sample_pos)
         pos, target_sz = self.state_on_device
@@ -227,9 +228,11 @@ class RGBTDiMP(BaseTracker):
         found = flag != NOT_FOUND
         new_pos = self.clamp_inside_image(sample_pos + displacement * cell, target_sz)
         new_sz, new_scale = target_sz, target_scale
-        if self.params.use_iou_net:
+        # Drawn every frame, so that the random stream, and the boxes, do not depend on the device.
+        box_noise = torch.rand(self.params.num_init_random_boxes, 4, generator=self.generator) - 0.5
+        if self.params.use_iou_net and (self.device.type != 'cpu' or bool(found)):
             refined_pos, refined_sz, refined = self.refine_target_box(features, new_pos, target_sz, sample_pos,
-                                                                       sample_scale)
+                                                                       sample_scale, box_noise)
             if self.params.use_iounet_pos_for_learning:
                 new_pos = torch.where(refined, refined_pos, new_pos)
             new_sz = torch.where(refined, refined_sz, target_sz)
@@ -246,13 +249,13 @@ class RGBTDiMP(BaseTracker):
         inside_offset = (self.params.target_inside_ratio - 0.5) * target_sz
         return torch.maximum(torch.minimum(pos, self.image_sz_device - inside_offset), inside_offset)
 
-    def random_init_boxes(self, box: torch.Tensor) -> torch.Tensor:
-        """The current box plus num_init_random_boxes jittered ones, (K, 4) xywh, on the box's device."""
-        count = self.params.num_init_random_boxes
-        if count <= 0:
+    def random_init_boxes(self, box: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The current box plus one jittered box per row of `noise` ((K, 4), uniform in [-0.5, 0.5],
+        on the host): (K + 1, 4) xywh, on the box's device."""
+        if noise.shape[0] == 0:
             return box.view(1, 4)
         factor = torch.tensor([self.params.box_jitter_pos] * 2 + [self.params.box_jitter_sz] * 2)
-        jitter = self.upload((torch.rand(count, 4, generator=self.generator) - 0.5) * factor)
+        jitter = self.upload(noise * factor)
         jitter = jitter * torch.sqrt(box[2] * box[3])
         size = torch.maximum(box[2:] + jitter[:, 2:], box[2:].min() / 3)
         centre = box[:2] + box[2:] / 2 + jitter[:, :2]
@@ -275,13 +278,13 @@ class RGBTDiMP(BaseTracker):
         return boxes.view(-1, 4), ious.detach().view(-1)
 
     def refine_target_box(self, features, pos: torch.Tensor, target_sz: torch.Tensor, sample_pos: torch.Tensor,
-                          sample_scale: float):
+                          sample_scale: float, box_noise: torch.Tensor):
         """IoU-Net refinement: 10 boxes, 5 ascent steps, aspect-ratio filter, mean of the top 3.
         Returns the refined position and size, and whether any box passed the filter (else keep)."""
         box = self.get_iounet_box(pos, target_sz, sample_pos, sample_scale)
         with torch.no_grad():
             iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
-        boxes, ious = self.optimize_boxes(iou_features, self.random_init_boxes(box))
+        boxes, ious = self.optimize_boxes(iou_features, self.random_init_boxes(box, box_noise))
         boxes = torch.cat((boxes[:, :2], boxes[:, 2:].clamp(min=1)), dim=1)
         aspect = boxes[:, 2] / boxes[:, 3]
         keep = (aspect < self.params.maximal_aspect_ratio) & (aspect > 1 / self.params.maximal_aspect_ratio)
