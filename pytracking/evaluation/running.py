@@ -2,6 +2,7 @@
 finished sequences skipped (so an interrupted run resumes), sequences in parallel workers."""
 import logging
 import multiprocessing
+import os
 import time
 import traceback
 from pathlib import Path
@@ -56,6 +57,11 @@ def run_sequence(sequence: Sequence, tracker: Tracker, debug: int = 0, device_in
             'seconds': float(sum(output['time'][1:]))}
 
 
+def _limit_threads(num_threads: int) -> None:
+    import torch
+    torch.set_num_threads(num_threads)
+
+
 def _worker(job):
     sequence, tracker, debug, device_index = job
     return run_sequence(sequence, tracker, debug, device_index)
@@ -82,7 +88,10 @@ def run_dataset(dataset: List[Sequence], trackers: List[Tracker], debug: int = 0
             _logger.error("%s failed: %s", status['sequence'], status['error'])
 
     if threads > 0:
-        with multiprocessing.get_context('spawn').Pool(threads) as pool:
+        # Each worker gets its share of the cores: N workers of all-core torch would oversubscribe.
+        cpu_threads = max(1, (os.cpu_count() or 1) // threads)
+        with multiprocessing.get_context('spawn').Pool(threads, initializer=_limit_threads,
+                                                        initargs=(cpu_threads,)) as pool:
             for status in pool.imap_unordered(_worker, jobs):
                 record(status)
     else:
