@@ -449,3 +449,16 @@ def test_speed_benchmark_writes_the_table_5_figures(tmp_path):
     assert parts['backbone'] > parts['fusion'] > 0 and entry['gflops'] == pytest.approx(sum(
         parts[k] for k in ('backbone', 'fusion', 'classifier', 'iou_net', 'update', 'other')))
     assert parts['iou_net'] > 0 and parts['update'] >= 0 and abs(parts['other']) < 1e-6 * entry['gflops']
+
+
+def test_parallel_workers_give_the_sequential_results(network_file, synthetic_root, tmp_path, monkeypatch):
+    sequences = get_dataset('synthetic', root=synthetic_root, require_frames=True)[:2]
+    results = {}
+    for threads in (0, 2):
+        monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path / f"threads{threads}"))
+        tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+        statuses = run_dataset(sequences, [tracker], threads=threads)
+        assert sorted(s['status'] for s in statuses) == ['done', 'done']
+        results[threads] = [np.loadtxt(tracker.results_dir / f"{s.name}.txt", delimiter='\t') for s in sequences]
+    for sequential, parallel in zip(results[0], results[2]):
+        np.testing.assert_allclose(parallel, sequential, atol=1)      # integer boxes; thread counts round differently
