@@ -107,8 +107,8 @@ class _PrRoIPool(torch.autograd.Function):
     def forward(ctx, features, rois, pooled_height, pooled_width, spatial_scale, origin):
         batch_size, channels, height, width = features.shape
         num_rois = rois.shape[0]
-        coords = rois[:, 1:].to(features.dtype) * spatial_scale - features.new_tensor(origin * 2)
-        x1, y1, x2, y2 = coords.unbind(1)
+        x1, y1, x2, y2 = (rois[:, 1:].to(features.dtype) * spatial_scale).unbind(1)
+        x1, y1, x2, y2 = x1 - origin[0], y1 - origin[1], x2 - origin[0], y2 - origin[1]
         roi_w, roi_h = (x2 - x1).clamp(min=0), (y2 - y1).clamp(min=0)
         edges_y, steps_y = _bin_edges(y1, roi_h, pooled_height)
         edges_x, steps_x = _bin_edges(x1, roi_w, pooled_width)

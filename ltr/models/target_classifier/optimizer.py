@@ -72,8 +72,9 @@ class DiMPSteepestDescentGN(nn.Module):
     def loss_maps(self, bb: torch.Tensor, num_images: int, num_sequences: int, output_sz, filter_size):
         """Label y, target mask m and spatial weight v, each (images, sequences, Ho, Wo)."""
         center = (bb[..., :2] + bb[..., 2:] / 2) / self.feat_stride           # (x, y) in score cells
-        offset = torch.tensor([(filter_size[1] % 2) / 2, (filter_size[0] % 2) / 2], dtype=bb.dtype, device=bb.device)
-        center = (center - offset).reshape(-1, 2).flip((1,))                  # (y, x)
+        # Python-scalar offsets: a tensor built here would be copied from the host at every update.
+        offset_x, offset_y = (filter_size[1] % 2) / 2, (filter_size[0] % 2) / 2
+        center = torch.stack((center[..., 1] - offset_y, center[..., 0] - offset_x), dim=-1).reshape(-1, 2)  # (y, x)
         dist_map = self.distance_map(center, output_sz)
         shape = (num_images, num_sequences, output_sz[0], output_sz[1])
         label = self.label_map_predictor(dist_map).reshape(shape)

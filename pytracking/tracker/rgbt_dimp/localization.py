@@ -15,10 +15,11 @@ def _peak(scores: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Maximum of an (H, W) map (the first one in row-major order on ties) and its (y, x) cell
     relative to the map centre."""
     height, width = scores.shape
-    index = torch.argmax(scores.flatten())
-    # Python scalars, not a centre tensor: building one would copy from the host every frame.
+    # max over a dim returns value and index as tensors (indexing with a 0-dim tensor would read it
+    # on the host); Python-scalar centre offsets, as a centre tensor would be copied from the host.
+    value, index = scores.flatten().max(dim=0)
     offset = torch.stack((index // width - (height - 1) / 2, index % width - (width - 1) / 2))
-    return scores.flatten()[index], offset.to(scores.dtype)
+    return value, offset.to(scores.dtype)
 
 
 def localize_advanced(scores: torch.Tensor, target_sz_cells: torch.Tensor, prev_disp: torch.Tensor, params
