@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ltr.admin.loading import save_network
 from ltr.data.processing_utils import iou_xywh
@@ -462,3 +463,35 @@ def test_parallel_workers_give_the_sequential_results(network_file, synthetic_ro
         results[threads] = [np.loadtxt(tracker.results_dir / f"{s.name}.txt", delimiter='\t') for s in sequences]
     for sequential, parallel in zip(results[0], results[2]):
         np.testing.assert_allclose(parallel, sequential, atol=1)      # integer boxes; thread counts round differently
+
+
+class HostReads(TorchDispatchMode):
+    """Counts reads of tensor values by the host (.item(), int(t), bool(t), 0-dim tensor indexing):
+    each is a device synchronisation on a GPU, so the device-side per-frame code must have none."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_device_side_per_frame_code_never_reads_values_on_the_host():
+    from ltr.models.target_classifier.optimizer import DiMPSteepestDescentGN
+    params = localization_params()
+    scores = torch.rand(18, 18, generator=torch.Generator().manual_seed(0))
+    tracker = state_tracker()
+    tracker.optimize_boxes = StubRefinement([[10, 10, 40, 20], [12, 10, 44, 20], [200, 10, 300, 20]], [0.5, 0.6, 0.9])
+    optimizer = DiMPSteepestDescentGN(num_iter=1, feat_stride=16)
+    weights, feat = torch.randn(1, 8, 4, 4), torch.randn(5, 1, 8, 18, 18)
+    boxes, sample_weight = torch.tensor([[100.0, 90.0, 40.0, 30.0]]).repeat(5, 1).view(5, 1, 4), torch.full((5,), 0.2)
+    with HostReads() as reads:
+        localize_advanced(scores, torch.tensor([3.0, 4.0]), torch.tensor([1.0, -2.0]), params)
+        tracker.refine_target_box({}, torch.tensor([50.0, 100.0]), torch.tensor([20.0, 40.0]),
+                                  torch.tensor([50.0, 100.0]), 1.0, torch.rand(9, 4) - 0.5)
+        tracker.clamp_inside_image(torch.tensor([150.0, -30.0]), torch.tensor([20.0, 40.0]))
+        optimizer(weights, feat, boxes, sample_weight=sample_weight, num_iter=1, compute_losses=False)
+    assert reads.count == 0
