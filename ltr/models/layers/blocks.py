@@ -66,7 +66,7 @@ def fold_batch_norm(module: nn.Module) -> int:
     named_pairs = (('conv1', 'bn1'), ('conv2', 'bn2'), ('conv3', 'bn3'), ('linear', 'bn'))
     folded = 0
     for parent in list(module.modules()):
-        if isinstance(parent, nn.Sequential):
+        if type(parent) is nn.Sequential:          # a subclass may override forward: neighbours need not chain
             children = list(parent)
             for index in range(len(children) - 1):
                 if _foldable(children[index], children[index + 1]):
