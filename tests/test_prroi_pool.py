@@ -117,7 +117,8 @@ def test_crop_to_roi_window_changes_nothing():
     clustered = torch.tensor([[0, 100., 90., 160., 150.], [0, 104., 95., 170., 140.], [0, 96., 88., 150., 160.]])
     spread_out = torch.tensor([[1, -20., 5., 30., 40.], [0, 250., 260., 300., 299.], [1, 0., 0., 288., 288.]])
     outside = torch.tensor([[0, -90., -80., -30., -25.], [1, 400., 410., 420., 430.]])
-    for rois in (clustered, spread_out, outside):
+    inverted = torch.tensor([[0, 160., 150., 100., 90.], [1, 100., 90., 130., 120.]])     # x2 < x1: pools to 0
+    for rois in (clustered, spread_out, outside, inverted):
         outputs = []
         for crop in (False, True):
             feat = features.clone().requires_grad_(True)

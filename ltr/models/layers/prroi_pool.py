@@ -174,10 +174,8 @@ class _PrRoIPool(torch.autograd.Function):
 def _support_window(rois: torch.Tensor, spatial_scale: float, height: int, width: int) -> Tuple[slice, slice]:
     """Rows and columns of the feature map that some RoI reads: the hat of sample s reaches the range
     [a, b] only when a - 1 < s < b + 1, so everything else pools with kernels that are exactly 0."""
-    x_lo, y_lo = (rois[:, 1:].min(0).values * spatial_scale).tolist()[:2]
-    x_hi, y_hi = (rois[:, 1:].max(0).values * spatial_scale).tolist()[2:]
-    x_lo, y_lo = min(x_lo, x_hi), min(y_lo, y_hi)      # inverted boxes pool to 0 but must stay in range
-    x_hi, y_hi = max(x_lo, x_hi), max(y_lo, y_hi)
+    xs, ys = rois[:, 1::2] * spatial_scale, rois[:, 2::2] * spatial_scale      # (x1, x2), (y1, y2)
+    x_lo, y_lo, x_hi, y_hi = torch.stack((xs.min(), ys.min(), xs.max(), ys.max())).tolist()
     return _window(y_lo, y_hi, height), _window(x_lo, x_hi, width)
 
 
