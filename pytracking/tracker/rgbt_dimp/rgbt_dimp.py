@@ -46,9 +46,6 @@ class RGBTDiMP(BaseTracker):
         self.frame_num = 1
         sample_size = params.image_sample_size or params.net.training_crop_size() or 288
         self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
-        self.feature_sz = self.img_sample_sz / params.feature_stride
-        filter_size = self.net.classifier.filter_size
-        self.output_sz = self.feature_sz + (filter_size + 1) % 2
 
         x, y, w, h = [float(v) for v in info['init_bbox']]
         self.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
@@ -58,8 +55,6 @@ class RGBTDiMP(BaseTracker):
         self.base_target_sz = self.target_sz / self.target_scale
         rgb, tir = self.to_tensors(image)
         self.image_sz = torch.tensor([float(rgb.shape[2]), float(rgb.shape[3])])
-        self.min_scale_factor = float(torch.max(10 / self.base_target_sz))
-        self.max_scale_factor = float(torch.min(self.image_sz / self.base_target_sz))
 
         # Device copies of the constants and of the state that the per-frame path computes with.
         self.img_sample_sz_device, self.image_sz_device, self.base_target_sz_device = (
