@@ -49,11 +49,16 @@ def write_sequence(folder: Path, frames: int) -> Sequence:
     return Sequence('speed', pairs, 'synthetic', np.round(gt))
 
 
-def _gflops(function, *args) -> float:
+def _counted_call(function, *args, **kwargs):
+    """(GFLOPs, result) of one call; counters nest, an enclosing one counts these FLOPs too."""
     counter = FlopCounterMode(display=False)
     with counter:
-        function(*args)
-    return counter.get_total_flops() / 1e9
+        result = function(*args, **kwargs)
+    return counter.get_total_flops() / 1e9, result
+
+
+def _gflops(function, *args) -> float:
+    return _counted_call(function, *args)[0]
 
 
 def gflops_per_frame(tracker_obj, image) -> dict:
@@ -75,10 +80,8 @@ def gflops_per_frame(tracker_obj, image) -> dict:
 
     def counted(part, method):
         def call(*args, **kwargs):
-            counter = FlopCounterMode(display=False)        # nested: the outer counter still counts
-            with counter:
-                result = method(*args, **kwargs)
-            inside[part] += counter.get_total_flops() / 1e9
+            gflops, result = _counted_call(method, *args, **kwargs)
+            inside[part] += gflops
             return result
         return call
 
