@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 
 import numpy as np  # noqa: E402
 
-from ltr.admin.atomic import atomic_write  # noqa: E402
+from ltr.admin.atomic import atomic_savetxt  # noqa: E402
 from pytracking.evaluation.data import Sequence  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
 from rgbt.benchmarks import list_frames  # noqa: E402
@@ -43,8 +43,7 @@ def main(argv=None) -> int:
     sequence = Sequence(args.rgb.name, list(zip(rgb, tir)), 'video', gt)
     output = Tracker(args.tracker_name, args.tracker_param, net_path=args.net).run_sequence(sequence)
     out = Path(args.out) if args.out else args.rgb.parent / f"{args.tracker_name}_boxes.txt"
-    with atomic_write(out) as handle:
-        np.savetxt(handle, np.asarray(output['target_bbox']), fmt='%.2f', delimiter=',')
+    atomic_savetxt(out, np.asarray(output['target_bbox']), fmt='%.2f', delimiter=',')
     fps = (len(output['time']) - 1) / max(sum(output['time'][1:]), 1e-9)
     print(f"{len(rgb)} frames tracked at {fps:.1f} FPS -> {out}")
     return 0

@@ -5,6 +5,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator, Union
 
+import numpy as np
+
 
 @contextlib.contextmanager
 def atomic_write(path: Union[str, os.PathLike], mode: str = 'w', **open_kwargs) -> Iterator[IO]:
@@ -33,6 +35,12 @@ def atomic_write(path: Union[str, os.PathLike], mode: str = 'w', **open_kwargs) 
 def atomic_write_text(path: Union[str, os.PathLike], text: str, **open_kwargs) -> None:
     with atomic_write(path, 'w', **open_kwargs) as handle:
         handle.write(text)
+
+
+def atomic_savetxt(path: Union[str, os.PathLike], values, fmt: str, delimiter: str = '\t') -> None:
+    """numpy.savetxt, atomically (result and box files)."""
+    with atomic_write(path) as handle:
+        np.savetxt(handle, values, fmt=fmt, delimiter=delimiter)
 
 
 def _chmod_as_umask(path: str) -> None:

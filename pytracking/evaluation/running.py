@@ -11,16 +11,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from ltr.admin.atomic import atomic_write
+from ltr.admin.atomic import atomic_savetxt
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.tracker import Tracker
 
 _logger = logging.getLogger(__name__)
-
-
-def _atomic_savetxt(path: Path, values: np.ndarray, fmt: str, delimiter: str = '\t') -> None:
-    with atomic_write(path) as handle:
-        np.savetxt(handle, values, fmt=fmt, delimiter=delimiter)
 
 
 def result_paths(tracker: Tracker, sequence: Sequence) -> Tuple[Path, Path]:
@@ -31,9 +26,8 @@ def save_results(tracker: Tracker, sequence: Sequence, output: dict) -> None:
     """`<seq>_time.txt` first, `<seq>.txt` last: a box file exists only for a finished sequence.
     Boxes are written as pytracking does: tab-delimited, truncated to integers."""
     box_file, time_file = result_paths(tracker, sequence)
-    box_file.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_savetxt(time_file, np.asarray(output['time'], dtype=np.float64), '%f')
-    _atomic_savetxt(box_file, np.asarray(output['target_bbox'], dtype=np.float64).astype(np.int64), '%d')
+    atomic_savetxt(time_file, np.asarray(output['time'], dtype=np.float64), '%f')
+    atomic_savetxt(box_file, np.asarray(output['target_bbox'], dtype=np.float64).astype(np.int64), '%d')
 
 
 def run_sequence(sequence: Sequence, tracker: Tracker, debug: int = 0, device_index: Optional[int] = None) -> dict:
