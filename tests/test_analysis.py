@@ -307,3 +307,9 @@ def test_cli_reports_missing_results_by_name(tmp_path, capsys):
                               '--results', f"none={tmp_path / 'empty_results'}"])
     assert code == 1
     assert 'seqA.txt' in capsys.readouterr().err
+
+
+def test_polygon_results_become_rounded_rectangles():
+    from pytracking.analysis.results import corners_to_rect
+    polygon = np.array([[10.4, 20.6, 50.2, 20.6, 50.2, 80.9, 10.4, 80.9]])      # TL, TR, BR, BL
+    np.testing.assert_array_equal(corners_to_rect(polygon), [[10, 21, 40, 60]])

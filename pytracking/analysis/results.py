@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from rgbt.benchmarks import AnnotationError, read_boxes
+from rgbt.benchmarks import AnnotationError, corners_to_ltwh, read_boxes
 
 _logger = logging.getLogger(__name__)
 
@@ -25,8 +25,7 @@ class ResultFileError(RuntimeError):
 
 def corners_to_rect(corners: np.ndarray) -> np.ndarray:
     """(N, 8) polygons TL, TR, BR, BL -> (N, 4) round([x1, y1, x2 - x1, y2 - y1]) (MATLAB corner2rect)."""
-    return np.round(np.stack((corners[:, 0], corners[:, 1], corners[:, 2] - corners[:, 0],
-                              corners[:, 5] - corners[:, 1]), axis=1))
+    return np.round(corners_to_ltwh(corners[:, [0, 1, 2, 5]]))        # x1, y1 of TL; x2 of TR; y2 of BR
 
 
 def read_result_file(path: os.PathLike) -> np.ndarray:
