@@ -259,7 +259,7 @@ def state_tracker(image_hw=(100.0, 200.0), pos=(50.0, 100.0), size=(20.0, 40.0))
     tracker.generator = torch.Generator().manual_seed(0)
     tracker.img_sample_sz = tracker.img_sample_sz_device = torch.tensor([288.0, 288.0])
     tracker.image_sz_device = torch.tensor(image_hw)
-    tracker.state_on_device = (torch.tensor(pos), torch.tensor(size))
+    tracker.pos, tracker.target_sz = torch.tensor(pos), torch.tensor(size)
     tracker.target_scale = 1.0
     tracker.base_target_sz_device = torch.tensor(size)
     tracker.net = SimpleNamespace(bb_regressor_layer=[], bb_regressor=SimpleNamespace(get_iou_feat=lambda f: None))

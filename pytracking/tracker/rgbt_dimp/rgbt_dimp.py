@@ -56,10 +56,9 @@ class RGBTDiMP(BaseTracker):
         rgb, tir = self.to_tensors(image)
         self.image_sz = torch.tensor([float(rgb.shape[2]), float(rgb.shape[3])])
 
-        # Device copies of the constants and of the state that the per-frame path computes with.
+        # Device copies of the constants that the per-frame path computes with.
         self.img_sample_sz_device, self.image_sz_device, self.base_target_sz_device = (
             self.upload(t) for t in (self.img_sample_sz, self.image_sz, self.base_target_sz))
-        self.state_on_device = (self.upload(self.pos), self.upload(self.target_sz))
         with torch.no_grad():
             features, boxes = self.generate_init_samples(rgb, tir)
             self.init_classifier(features, boxes)
@@ -217,7 +216,7 @@ class RGBTDiMP(BaseTracker):
         costs nothing, so that wasted work is skipped."""
         cell = float(self.params.feature_stride) * sample_scale           # image pixels per score cell
         sample_pos = self.upload(sample_pos)
-        pos, target_sz = self.state_on_device
+        pos, target_sz = self.upload(self.pos), self.upload(self.target_sz)
         target_scale = torch.full((), self.target_scale, device=self.device)
         displacement, flag = localize_advanced(scores, target_sz / cell, (pos - sample_pos) / cell, self.params)
         found = flag != NOT_FOUND
@@ -236,7 +235,6 @@ class RGBTDiMP(BaseTracker):
             new_scale = torch.where(update_scale, refined_scale, target_scale)
         pos, target_sz = torch.where(found, new_pos, pos), torch.where(found, new_sz, target_sz)
         target_scale = torch.where(found, new_scale, target_scale)
-        self.state_on_device = (pos, target_sz)
         return flag, pos, target_sz, target_scale
 
     def clamp_inside_image(self, pos: torch.Tensor, target_sz: torch.Tensor) -> torch.Tensor:
