@@ -33,6 +33,20 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def select_sequence(dataset, sequence: str, dataset_name: str) -> list:
+    """The one sequence named by --sequence (an index or a name); SystemExit naming the valid range."""
+    if sequence.isdigit():
+        index = int(sequence)
+        if index >= len(dataset):
+            raise SystemExit(f"--sequence {index} is out of range: {dataset_name} has {len(dataset)} sequences "
+                             f"(0 to {len(dataset) - 1})")
+        return dataset[index:index + 1]
+    try:
+        return [dataset[sequence]]
+    except (KeyError, IndexError):
+        raise SystemExit(f"--sequence {sequence!r}: no such sequence in {dataset_name}") from None
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     args = parse_args(argv)
@@ -42,8 +56,7 @@ def main(argv=None) -> int:
             load_parameters(args.tracker_name, args.tracker_param).default_dataset
     dataset = get_dataset(dataset_name, require_frames=True)
     if args.sequence is not None:
-        key = int(args.sequence) if args.sequence.isdigit() else args.sequence
-        dataset = dataset[key:key + 1] if isinstance(key, int) else [dataset[key]]
+        dataset = select_sequence(dataset, args.sequence, dataset_name)
     tracker = Tracker(args.tracker_name, args.tracker_param, args.runid, net_path=args.net)
     tracker.get_parameters().net.resolve()            # a missing network fails before any work starts
     print(f"{args.tracker_name}/{args.tracker_param} on {dataset_name}: {len(dataset)} sequences -> {tracker.results_dir}")

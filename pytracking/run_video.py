@@ -12,7 +12,9 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 import numpy as np  # noqa: E402
 
 from ltr.admin.atomic import atomic_savetxt  # noqa: E402
+from ltr.data.processing_utils import invalid_box_reason  # noqa: E402
 from pytracking.evaluation.data import Sequence  # noqa: E402
+from pytracking.evaluation.running import set_num_threads  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
 from rgbt.benchmarks import list_frames  # noqa: E402
 
@@ -26,6 +28,8 @@ def main(argv=None) -> int:
     parser.add_argument('--init', required=True, help='x,y,w,h of the target in the first frame')
     parser.add_argument('--out', default=None, help='result file (default: <rgb>/../<tracker>_boxes.txt)')
     parser.add_argument('--net', default=None)
+    parser.add_argument('--resize-tir', action='store_true',
+                        help='resize thermal frames to the RGB size (default: a size mismatch is an error)')
     args = parser.parse_args(argv)
     for folder in (args.rgb, args.tir):
         if not folder.is_dir():
@@ -37,15 +41,20 @@ def main(argv=None) -> int:
         init = np.array([float(v) for v in args.init.split(',')], dtype=np.float64)
     except ValueError:
         init = np.zeros(0)
-    if init.shape != (4,) or init[2] <= 0 or init[3] <= 0:
-        parser.error(f"--init must be x,y,w,h with positive w and h, got {args.init!r}")
+    reason = invalid_box_reason(init) if init.size else "it is not four comma-separated numbers"
+    if reason is not None:
+        parser.error(f"--init must be x,y,w,h with positive w and h, got {args.init!r}: {reason}")
     gt = np.tile(init, (len(rgb), 1))
     sequence = Sequence(args.rgb.name, list(zip(rgb, tir)), 'video', gt)
-    output = Tracker(args.tracker_name, args.tracker_param, net_path=args.net).run_sequence(sequence)
+    tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net)
+    params = tracker.get_parameters()
+    params.resize_tir = args.resize_tir
+    threads = set_num_threads()
+    output = tracker.run_sequence(sequence, params=params)
     out = Path(args.out) if args.out else args.rgb.parent / f"{args.tracker_name}_boxes.txt"
     atomic_savetxt(out, np.asarray(output['target_bbox']), fmt='%.2f', delimiter=',')
     fps = (len(output['time']) - 1) / max(sum(output['time'][1:]), 1e-9)
-    print(f"{len(rgb)} frames tracked at {fps:.1f} FPS -> {out}")
+    print(f"{len(rgb)} frames tracked at {fps:.1f} FPS ({threads} torch threads) -> {out}")
     return 0
 
 

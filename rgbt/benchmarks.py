@@ -35,12 +35,22 @@ class AnnotationError(ValueError):
 
 
 def read_text_lines(path: PathLike) -> List[str]:
-    """Non-empty, stripped lines; any line ending (LF, CRLF, bare CR) splits lines."""
+    """Non-empty, stripped lines; any line ending (LF, CRLF, bare CR) splits lines.
+
+    UTF-8 (with or without a byte-order mark) and UTF-16 with a byte-order mark (as some Windows
+    tools save annotation files) are read; anything else is an AnnotationError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
-    with open(path, newline=None, encoding='utf-8-sig') as handle:
-        return [line.strip() for line in handle.read().split('\n') if line.strip()]
+    raw = path.read_bytes()
+    encoding = 'utf-16' if raw.startswith((b'\xff\xfe', b'\xfe\xff')) else 'utf-8-sig'
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise AnnotationError(f"{path} is not UTF-8 or UTF-16 text (byte {err.start}: {err.reason}); "
+                              f"save it as UTF-8") from None
+    text = text.replace('\r\n', '\n').replace('\r', '\n')
+    return [line.strip() for line in text.split('\n') if line.strip()]
 
 
 def _parse_rows_slowly(path: Path, lines: List[str], columns: Sequence[int]) -> np.ndarray:
@@ -72,16 +82,17 @@ def read_boxes(path: PathLike, columns: Sequence[int] = (4,)) -> np.ndarray:
     lines = read_text_lines(path)
     if not lines:
         return np.zeros((0, columns[0]))
-    # Fast path: one C-level parse of the whole file; fall back to line by line to report errors.
-    text = ' '.join(lines).replace(',', ' ').replace('\t', ' ')
-    try:
-        values = np.fromstring(text, sep=' ')
-    except ValueError:
-        values = None
-    if values is not None:
-        first = len(lines[0].replace(',', ' ').split())
-        if first in columns and values.size == first * len(lines):
-            return values.reshape(len(lines), first)
+    # Fast path: one C-level parse of the whole file, used only when every line has the same number of
+    # values (otherwise 4 + 3 + 5 values would re-flow into three rows of 4); the slow path names the line.
+    normalised = [line.replace(',', ' ').replace('\t', ' ') for line in lines]
+    counts = {len(line.split()) for line in normalised}
+    if len(counts) == 1 and counts <= set(columns):
+        try:
+            values = np.fromstring(' '.join(normalised), sep=' ')
+        except ValueError:
+            values = None
+        if values is not None and values.size == len(normalised) * next(iter(counts)):
+            return values.reshape(len(normalised), -1)
     return _parse_rows_slowly(path, lines, columns)
 
 

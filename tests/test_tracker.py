@@ -346,11 +346,14 @@ def test_run_tracker_cli_runs_the_dataset_named_by_the_parameter(network_file, s
     monkeypatch.setenv('SYNTHETIC_PATH', str(synthetic_root))
     monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path))
     assert run_tracker.main(['cmd_student', 'synthetic', '--net', str(network_file), '--sequence', '1']) == 0
-    assert sorted(p.name for p in (tmp_path / 'cmd_student' / 'synthetic').iterdir()) == ['test001.txt', 'test001_time.txt']
+    assert sorted(p.name for p in (tmp_path / 'cmd_student' / 'synthetic').iterdir()) == [
+        'network.json', 'test001.txt', 'test001_time.txt']
     assert 'average FPS' in capsys.readouterr().out
     monkeypatch.setenv('RGBT_NETWORK_PATH', str(tmp_path / 'no_networks'))
     with pytest.raises(FileNotFoundError, match='run_training.py cmd student_distill'):
         run_tracker.main(['cmd_student', 'synthetic'])
+    with pytest.raises(SystemExit, match='--sequence 99 is out of range: synthetic has 3 sequences'):
+        run_tracker.main(['cmd_student', 'synthetic', '--net', str(network_file), '--sequence', '99'])
 
 
 def test_unknown_parameter_is_rejected():
@@ -495,3 +498,62 @@ def test_device_side_per_frame_code_never_reads_values_on_the_host():
         tracker.clamp_inside_image(torch.tensor([150.0, -30.0]), torch.tensor([20.0, 40.0]))
         optimizer(weights, feat, boxes, sample_weight=sample_weight, num_iter=1, compute_losses=False)
     assert reads.count == 0
+
+
+def test_bad_frames_fail_only_their_sequence_with_the_file_named(network_file, synthetic_root, tmp_path, monkeypatch):
+    """A truncated JPEG and a thermal frame of another size than its RGB frame."""
+    import cv2
+    root = tmp_path / 'syn'
+    shutil.copytree(synthetic_root, root)
+    monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path / 'results'))
+    sequences = get_dataset('synthetic', root=root, require_frames=True)
+    truncated = Path(sequences[0].frames[3][0])
+    truncated.write_bytes(truncated.read_bytes()[:500])
+    resized = Path(sequences[1].frames[4][1])
+    cv2.imwrite(str(resized), cv2.resize(cv2.imread(str(resized)), (80, 64)))
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    statuses = {s['sequence']: s for s in run_dataset(sequences, [tracker])}
+    assert statuses[sequences[0].name]['status'] == 'failed'
+    assert 'truncated' in statuses[sequences[0].name]['error'] and str(truncated) in statuses[sequences[0].name]['error']
+    assert statuses[sequences[1].name]['status'] == 'failed' and str(resized) in statuses[sequences[1].name]['error']
+    assert statuses[sequences[2].name]['status'] == 'done'
+    params = tracker.get_parameters()
+    params.resize_tir = True                      # the stated policy for rigs of two resolutions
+    assert len(tracker.run_sequence(sequences[1], params=params)['target_bbox']) == len(sequences[1].frames)
+
+
+def test_partial_results_are_tracked_again_and_another_network_is_refused(network_file, synthetic_root, tmp_path,
+                                                                          monkeypatch):
+    from pytracking.evaluation.running import ResultsMismatchError
+    monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path / 'results'))
+    sequences = get_dataset('synthetic', root=synthetic_root, require_frames=True)[:2]
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file))
+    run_dataset(sequences, [tracker])
+    (tracker.results_dir / f"{sequences[0].name}.txt").write_text('')
+    lines = (tracker.results_dir / f"{sequences[1].name}.txt").read_text().splitlines()
+    (tracker.results_dir / f"{sequences[1].name}.txt").write_text('\n'.join(lines[:5]) + '\n')
+    statuses = run_dataset(sequences, [tracker])
+    assert [s['status'] for s in statuses] == ['done', 'done']
+    assert len(np.loadtxt(tracker.results_dir / f"{sequences[1].name}.txt")) == len(sequences[1].frames)
+    assert [s['status'] for s in run_dataset(sequences, [tracker])] == ['skipped', 'skipped']
+
+    torch.manual_seed(7)
+    other = tmp_path / 'other.pth.tar'
+    save_network(cmd_student(backbone_pretrained=False), other, settings={'output_sz': SAMPLE})
+    with pytest.raises(ResultsMismatchError, match='holds results of network'):
+        run_dataset(sequences, [Tracker('cmd_student', 'synthetic', net_path=str(other))])
+    moved = tmp_path / 'moved.pth.tar'
+    shutil.copy(network_file, moved)                # the same network from another path is the same network
+    assert [s['status'] for s in run_dataset(sequences, [Tracker('cmd_student', 'synthetic', net_path=str(moved))])] \
+        == ['skipped', 'skipped']
+
+
+def test_a_teacher_given_to_the_student_tracker_is_tracked_with_a_warning(tmp_path):
+    from rgbt.nets import cmd_teacher
+    from pytracking.evaluation.tracker import load_parameters
+    path = save_network(cmd_teacher(backbone_pretrained=False), tmp_path / 'teacher.pth.tar')
+    params = load_parameters('cmd_student', 'default')
+    params.net.path = str(path)
+    with pytest.warns(UserWarning, match='holds a cmd_teacher network, not a cmd_student network'):
+        net = params.net.load('cpu')
+    assert net.two_stream

@@ -63,7 +63,7 @@ def test_fail_safe_restarts_from_the_latest_checkpoint(tmp_path, small_teacher):
     def flaky_epoch():
         if not failures:
             failures.append(trainer.epoch)
-            raise RuntimeError('simulated crash')
+            raise RuntimeError('DataLoader worker (pid 4242) exited unexpectedly')
         original_epoch()
 
     trainer.train_epoch = flaky_epoch
@@ -89,3 +89,48 @@ def test_run_training_smoke_profile_teacher_then_distilled_student(tmp_path, mon
     for key in ('Loss/total', 'Loss/scfd', 'Loss/mpsd_fus', 'Loss/mpsd_p', 'Loss/hfrd', 'Loss/original'):
         assert len(stats[key]) == 1 and stats[key][0] == stats[key][0], key      # logged and not NaN
     assert checkpoint['settings']['profile'] == 'smoke' and checkpoint['constructor']['fun_name'] == 'cmd_student'
+
+
+def test_deterministic_errors_stop_at_once_and_corrupt_checkpoints_fall_back(tmp_path, small_teacher, caplog):
+    import logging
+    from ltr.admin.loading import CheckpointError
+    torch.manual_seed(4)
+    trainer = make_trainer(distill_actor(small_teacher, cmd_student(backbone_pretrained=False)), tmp_path)
+    trainer.train(2, load_latest=False, fail_safe=False)
+    calls = []
+
+    def broken_epoch():
+        calls.append(trainer.epoch)
+        raise ValueError('shape mismatch')
+
+    trainer.train_epoch = broken_epoch
+    with pytest.raises(ValueError, match='shape mismatch'):
+        trainer.train(3, fail_safe=True)
+    assert calls == [3]                                  # no retries of an error that would repeat
+
+    latest = trainer.checkpoint_files()[-1]
+    latest.write_bytes(latest.read_bytes()[:1000])     # e.g. a full disk while copying
+    stale = latest.parent / (latest.name + '.k3j2x.tmp')
+    stale.write_bytes(b'half a save')
+    fresh = make_trainer(distill_actor(small_teacher, cmd_student(backbone_pretrained=False)), tmp_path)
+    with caplog.at_level(logging.WARNING, logger='ltr.trainers.ltr_trainer'):
+        fresh.train(2, fail_safe=False)                 # resumes from epoch 1 and trains epoch 2 again
+    assert fresh.epoch == 2 and not stale.exists()
+    damaged = latest.with_name(latest.name + '.damaged')
+    assert damaged.stat().st_size == 1000                # kept for inspection, not overwritten
+    text = caplog.text
+    assert f'cannot resume from {latest}' in text and 'falling back to RGBTDiMPnet_ep0001.pth.tar' in text
+    for path in trainer.checkpoint_files():
+        path.write_text('not a checkpoint')
+    with pytest.raises(CheckpointError, match='none of the checkpoints'):
+        make_trainer(distill_actor(small_teacher, cmd_student(backbone_pretrained=False)), tmp_path).load_checkpoint()
+
+
+def test_student_checkpoint_passed_as_teacher_is_refused(tmp_path, monkeypatch):
+    from ltr.admin.loading import WrongNetworkError, save_network
+    monkeypatch.setenv('RGBT_WORKSPACE', str(tmp_path))
+    monkeypatch.setenv('CMD_PROFILE', 'smoke')
+    student = save_network(cmd_student(backbone_pretrained=False), tmp_path / 'student.pth.tar')
+    with pytest.raises(WrongNetworkError, match='holds a cmd_student network, not a teacher'):
+        run_training.main(['cmd', 'student_distill', '--epochs', '1', '--no-backbone-pretrained', '--device', 'cpu',
+                           '--no-tensorboard', '--teacher', str(student)])

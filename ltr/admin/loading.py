@@ -9,18 +9,29 @@ Python objects; reading them runs the pickle machinery and therefore needs the e
 import importlib
 import logging
 import pickle
+import zipfile
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 from ltr.admin.atomic import atomic_write
-from ltr.admin.model_constructor import NetConstructor
+from ltr.admin.model_constructor import NetConstructor, UntrustedConstructorError
 
 _logger = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIX = '.pth.tar'
+_ZIP_MAGIC = b'PK\x03\x04'        # torch.save's default (zip) format
+_PICKLE_PROTOCOL = 0x80          # first byte of torch.save's legacy format (a pickle, protocol >= 2)
+
+
+class CheckpointError(RuntimeError):
+    """A file that cannot be used as the checkpoint asked for; the message names the file and why."""
+
+
+class WrongNetworkError(CheckpointError):
+    """A valid network checkpoint of another kind than the one expected (e.g. a student as teacher)."""
 
 
 def checkpoint_path(network_dir: Union[str, Path], checkpoint: Union[None, int, str] = None) -> Path:
@@ -93,19 +104,62 @@ class _LegacyPickleModule:
     __name__ = 'legacy_pickle'
 
 
+def check_checkpoint_container(path: Union[str, Path]) -> None:
+    """Raises CheckpointError when `path` cannot be a torch.save file: empty, truncated zip, or
+    something else altogether (text, an image), saying what it looks like."""
+    path = Path(path)
+    with open(path, 'rb') as handle:
+        head = handle.read(64)
+    if not head:
+        raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint (an interrupted copy or save?)")
+    if head.startswith(_ZIP_MAGIC):
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(f"{path} is a truncated or damaged checkpoint: its zip directory is missing "
+                                  f"({path.stat().st_size} bytes; an interrupted copy or save?)")
+        return
+    if head[0] == _PICKLE_PROTOCOL:
+        return
+    looks_like = 'a text file' if _is_text(head) else 'binary data of an unknown kind'
+    raise CheckpointError(f"{path} is not a PyTorch checkpoint: it is {looks_like} (begins with {head[:16]!r})")
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode('utf-8')
+    except UnicodeDecodeError:
+        return head.startswith((b'\xff\xfe', b'\xfe\xff'))         # UTF-16 with a byte-order mark
+    return True
+
+
 def load_checkpoint_file(path: Union[str, Path], allow_legacy_pickle: bool = False,
                          map_location='cpu') -> dict:
-    """Loads a checkpoint dict; pickled objects need `allow_legacy_pickle=True`."""
+    """Loads a checkpoint dict; pickled objects need `allow_legacy_pickle=True`.
+
+    Raises CheckpointError naming the file when it is empty, truncated, not a torch.save file, or
+    does not hold a dict."""
+    check_checkpoint_container(path)
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if not allow_legacy_pickle:
-            raise RuntimeError(
+            raise CheckpointError(
                 f"{path} contains pickled Python objects (a legacy pytracking checkpoint?). Loading it can "
                 f"execute code from the file; if you trust it, pass allow_legacy_pickle=True "
                 f"(tracker parameter `allow_legacy_pickle`).") from err
-    _logger.warning("loading %s with the legacy pickle loader (allow_legacy_pickle=True)", path)
-    return torch.load(path, map_location=map_location, weights_only=False, pickle_module=_LegacyPickleModule)
+        _logger.warning("loading %s with the legacy pickle loader (allow_legacy_pickle=True)", path)
+        checkpoint = _load_or_explain(path, map_location, weights_only=False, pickle_module=_LegacyPickleModule)
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f"{path} is a damaged checkpoint and cannot be read: {err}") from err
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a checkpoint dict")
+    return checkpoint
+
+
+def _load_or_explain(path, map_location, **load_kwargs):
+    try:
+        return torch.load(path, map_location=map_location, **load_kwargs)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        raise CheckpointError(f"{path} is a damaged checkpoint and cannot be read: {err}") from err
 
 
 def constructor_of(checkpoint: dict) -> Optional[NetConstructor]:
@@ -118,25 +172,51 @@ def constructor_of(checkpoint: dict) -> Optional[NetConstructor]:
     return NetConstructor(data.fun_name, data.fun_module, getattr(data, 'args', ()), getattr(data, 'kwds', {}))
 
 
+def network_kind(checkpoint: dict) -> str:
+    """What a checkpoint holds, by its builder's name (e.g. 'cmd_student'), or its net_type."""
+    constructor = checkpoint.get('constructor')
+    name = constructor.get('fun_name') if isinstance(constructor, dict) else getattr(constructor, 'fun_name', None)
+    return str(name or checkpoint.get('net_type') or 'unknown')
+
+
+def check_network_kind(checkpoint: dict, path: Union[str, Path], expected: Sequence[str], role: str) -> None:
+    """Raises WrongNetworkError when the checkpoint's builder is not one of `expected` (builder names)."""
+    kind = network_kind(checkpoint)
+    if kind not in expected:
+        raise WrongNetworkError(f"{path} holds a {kind} network, not a {role} ({' or '.join(expected)})")
+
+
 def load_network(network_dir: Union[str, Path], checkpoint: Union[None, int, str] = None,
-                 allow_legacy_pickle: bool = False, **kwargs) -> Tuple[nn.Module, dict]:
+                 allow_legacy_pickle: bool = False, expected_kind: Optional[Sequence[str]] = None,
+                 role: str = 'network', **kwargs) -> Tuple[nn.Module, dict]:
     """Rebuilds a network from its checkpoint and loads its weights strictly.
 
     Args:
         network_dir, checkpoint: see :func:`checkpoint_path`.
         allow_legacy_pickle: allow checkpoints holding pickled objects (pytracking's own files).
+        expected_kind: builder names the file must hold (WrongNetworkError otherwise, raised before any
+            network is built); `role` names the use in that message (e.g. 'teacher').
         kwargs: override the stored constructor arguments (`backbone_pretrained` is always False:
             the checkpoint holds the weights).
     Returns:
         (net, checkpoint dict).
+    Raises:
+        CheckpointError: the file is not a network checkpoint, is damaged, holds another kind of
+            network, or names a constructor outside this package's network builders.
     """
     path = checkpoint_path(network_dir, checkpoint)
     checkpoint_dict = load_checkpoint_file(path, allow_legacy_pickle=allow_legacy_pickle)
     constructor = constructor_of(checkpoint_dict)
-    if constructor is None:
-        raise RuntimeError(f"{path} has no 'constructor' entry: it is not a network checkpoint")
+    if constructor is None or 'net' not in checkpoint_dict:
+        raise CheckpointError(f"{path} has no 'constructor' and 'net' entries: it is not a network checkpoint "
+                              f"(keys: {sorted(map(str, checkpoint_dict))[:8]})")
+    if expected_kind is not None:
+        check_network_kind(checkpoint_dict, path, expected_kind, role)
     kwargs.setdefault('backbone_pretrained', False)
-    net = constructor.get(**kwargs)
+    try:
+        net = constructor.get(**kwargs)
+    except UntrustedConstructorError as err:
+        raise CheckpointError(f"{path}: {err}") from None
     net.load_state_dict(checkpoint_dict['net'])
     net.constructor = constructor
     net.constructor.kwds.update(kwargs)

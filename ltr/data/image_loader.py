@@ -2,6 +2,10 @@
 
 Frames are returned as HxWx3 uint8 arrays in RGB order; grey images (thermal frames) are
 replicated to three channels.
+
+A truncated JPEG or PNG is an ImageReadError naming the file, whichever decoder is in use: both
+libjpeg-turbo and OpenCV decode a cut-off JPEG with a grey bottom and only print a warning, so the
+end-of-image marker is checked before decoding (a few bytes read from the file's tail).
 """
 import logging
 import os
@@ -32,6 +36,27 @@ def _jpeg4py_module():
     return _jpeg4py
 
 
+# Where a complete file ends: JPEG's end-of-image marker, PNG's IEND chunk type. Encoders may pad a
+# few bytes after it, so the marker is searched in the file's tail.
+_END_MARKERS = {('.jpg', '.jpeg'): b'\xff\xd9', ('.png',): b'IEND'}
+_TAIL_BYTES = 4096
+
+
+def check_complete(path: str) -> None:
+    """Raises ImageReadError when a JPEG or PNG file lacks its end marker (a truncated file)."""
+    lower = path.lower()
+    for suffixes, marker in _END_MARKERS.items():
+        if lower.endswith(suffixes):
+            with open(path, 'rb') as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(size - _TAIL_BYTES, 0))
+                tail = handle.read()
+            if marker not in tail:
+                raise ImageReadError(f"image {path} is truncated or corrupt ({size} bytes, no end-of-image "
+                                     f"marker): re-extract or re-download it")
+            return
+
+
 def _to_rgb3(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return np.repeat(image[:, :, None], 3, axis=2)
@@ -50,10 +75,12 @@ def _decode_with_jpeg4py(module, path: str):
 
 
 def imread_rgb(path: str) -> np.ndarray:
-    """Reads an image as HxWx3 uint8 RGB. Raises FileNotFoundError or ImageReadError naming the file."""
+    """Reads an image as HxWx3 uint8 RGB. Raises FileNotFoundError or ImageReadError (corrupt or
+    truncated) naming the file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image {path} does not exist")
+    check_complete(path)
     if path.lower().endswith(('.jpg', '.jpeg')):
         module = _jpeg4py_module()
         if module is not None:
@@ -71,3 +98,24 @@ def imwrite_rgb(path: str, image: np.ndarray, jpeg_quality: int = 90) -> None:
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.lower().endswith(('.jpg', '.jpeg')) else []
     if not cv2.imwrite(path, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR), params):
         raise OSError(f"could not write image {path}")
+
+
+def read_frame_pair(rgb_path: str, tir_path: str, resize_tir: bool = False, imread=None):
+    """Reads an (rgb, tir) frame pair, both HxWx3 uint8 RGB, and enforces one size for both.
+
+    The crop geometry is drawn once for both modalities, so frames of different sizes would be
+    cropped at different places of the scene. Policy (tracking, training and run_video alike): a
+    size mismatch is an ImageReadError naming both files, unless `resize_tir` is set (for rigs whose
+    cameras are calibrated to the same field of view at different resolutions), in which case the
+    thermal frame is resized to the RGB frame's size. `imread` replaces imread_rgb (e.g. a cache).
+    """
+    imread = imread or imread_rgb
+    rgb, tir = imread(rgb_path), imread(tir_path)
+    if rgb.shape[:2] != tir.shape[:2]:
+        if not resize_tir:
+            raise ImageReadError(
+                f"RGB frame {rgb_path} is {rgb.shape[1]}x{rgb.shape[0]} but thermal frame {tir_path} is "
+                f"{tir.shape[1]}x{tir.shape[0]}; register the frames, or set resize_tir to resize thermal "
+                f"frames to the RGB size")
+        tir = cv2.resize(tir, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return rgb, tir

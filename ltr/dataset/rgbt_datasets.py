@@ -9,7 +9,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from ltr.admin.environment import env_settings
-from ltr.data.image_loader import imread_rgb
+from ltr.data.image_loader import imread_rgb, read_frame_pair
 from rgbt import benchmarks
 
 
@@ -20,10 +20,13 @@ class RGBTVideoDataset:
         benchmark: an rgbt.benchmarks reader.
         image_loader: path -> HxWx3 uint8 RGB array.
         name: dataset name used in logs and batches.
+        resize_tir: resize thermal frames to the RGB size instead of raising on a size mismatch.
     """
 
-    def __init__(self, benchmark: benchmarks.RGBTBenchmark, image_loader: Callable = imread_rgb, name: str = ''):
+    def __init__(self, benchmark: benchmarks.RGBTBenchmark, image_loader: Callable = imread_rgb, name: str = '',
+                 resize_tir: bool = False):
         self.benchmark = benchmark
+        self.resize_tir = resize_tir
         self.image_loader = image_loader
         self.name = name or benchmark.name
         self.sequence_list = benchmark.sequence_names()
@@ -51,15 +54,19 @@ class RGBTVideoDataset:
     def get_sequence_info(self, seq_id: int) -> Dict[str, torch.Tensor]:
         sequence = self._sequence(seq_id)
         bbox = torch.tensor(sequence.gt_rgb, dtype=torch.float32)
-        valid = (bbox[:, 2] > 0) & (bbox[:, 3] > 0)
+        valid = torch.isfinite(bbox).all(dim=1) & (bbox[:, 2] > 0) & (bbox[:, 3] > 0)
         return {'bbox': bbox, 'bbox_tir': torch.tensor(sequence.gt_tir, dtype=torch.float32),
                 'valid': valid, 'visible': valid.clone()}
+
+    def read_pair(self, rgb_path, tir_path):
+        """One frame pair with the size rule of ltr.data.image_loader.read_frame_pair."""
+        return read_frame_pair(rgb_path, tir_path, self.resize_tir, imread=self.image_loader)
 
     def get_frames(self, seq_id: int, frame_ids: Sequence[int], anno: Optional[dict] = None):
         """Returns (rgb_frames, tir_frames, anno_frames, meta) for the given frame indices."""
         sequence = self._sequence(seq_id)
-        rgb = [self.image_loader(sequence.rgb_frames[i]) for i in frame_ids]
-        tir = [self.image_loader(sequence.tir_frames[i]) for i in frame_ids]
+        pairs = [self.read_pair(sequence.rgb_frames[i], sequence.tir_frames[i]) for i in frame_ids]
+        rgb, tir = [p[0] for p in pairs], [p[1] for p in pairs]
         anno = anno if anno is not None else self.get_sequence_info(seq_id)
         anno_frames = {key: [value[i].clone() for i in frame_ids] for key, value in anno.items()}
         meta = {'sequence': sequence.name, 'dataset': self.name}

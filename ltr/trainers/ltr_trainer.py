@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 import torch
 from tqdm import tqdm
 
-from ltr.admin.loading import load_checkpoint_file, save_checkpoint
+from ltr.admin.loading import CheckpointError, load_checkpoint_file, save_checkpoint
 
 _logger = logging.getLogger(__name__)
 
@@ -26,6 +26,26 @@ def move_to(data, device):
     if isinstance(data, list) and data and isinstance(data[0], torch.Tensor):
         return [move_to(v, device) for v in data]
     return data
+
+
+def is_transient(err: BaseException) -> bool:
+    """Errors that a restart from the last checkpoint can get past: CUDA out of memory (after freeing
+    the cache) and a data loader worker killed from outside (e.g. by the OOM killer)."""
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        return True
+    message = str(err)
+    return isinstance(err, RuntimeError) and 'DataLoader worker' in message and (
+        'exited unexpectedly' in message or 'killed by signal' in message)
+
+
+def _set_aside(path: Path) -> Path:
+    """Renames a damaged checkpoint to `<name>.damaged` (`.damaged2`, ... if taken); never deletes it."""
+    target, number = path.with_name(path.name + '.damaged'), 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.name}.damaged{number}")
+    path.rename(target)
+    return target
 
 
 class LTRTrainer:
@@ -75,13 +95,36 @@ class LTRTrainer:
                 old.unlink()
         return path
 
+    def remove_stale_temporary_files(self) -> None:
+        """Deletes the temporary files of saves killed half-way (atomic_write names them `<file>.<random>.tmp`)."""
+        for stale in self.checkpoint_dir.glob('*.pth.tar.*.tmp'):
+            _logger.warning("removing %s, left by an interrupted checkpoint save", stale)
+            stale.unlink(missing_ok=True)
+
     def load_checkpoint(self, path: Optional[Path] = None) -> bool:
-        """Loads the given or the latest checkpoint; False when there is none."""
-        if path is None:
-            files = self.checkpoint_files()
-            if not files:
-                return False
-            path = files[-1]
+        """Loads the given or the latest readable checkpoint; False when there is none.
+
+        A damaged latest checkpoint (e.g. truncated by a full disk) is reported, renamed to
+        `<name>.damaged` (kept for inspection, and not overwritten when that epoch is trained again)
+        and the previous epoch's checkpoint is used instead."""
+        if path is not None:
+            return self._load_checkpoint_file(path)
+        files = self.checkpoint_files()
+        for newest_first, candidate in enumerate(reversed(files)):
+            try:
+                return self._load_checkpoint_file(candidate)
+            except CheckpointError as err:
+                older = files[-2 - newest_first] if newest_first + 1 < len(files) else None
+                _logger.warning("cannot resume from %s (%s); %s", candidate, err,
+                                f"falling back to {older.name}" if older else "no older checkpoint")
+                if older is not None and self.is_main:
+                    _set_aside(candidate)
+        if files:
+            raise CheckpointError(f"none of the checkpoints in {self.checkpoint_dir} can be read "
+                                  f"({', '.join(f.name for f in files)}); move them away to start afresh")
+        return False
+
+    def _load_checkpoint_file(self, path: Path) -> bool:
         checkpoint = load_checkpoint_file(path, map_location='cpu')
         self.actor.load_checkpoint_state(checkpoint)
         self.optimizer.load_state_dict(checkpoint['optimizer'])
@@ -95,8 +138,14 @@ class LTRTrainer:
     # ---- training ----
 
     def train(self, max_epochs: int, load_latest: bool = True, fail_safe: bool = True, max_restarts: int = 10):
-        """Trains up to `max_epochs`, resuming from the latest checkpoint; with `fail_safe`, an
-        exception (not Ctrl-C) reloads the latest checkpoint and continues, at most `max_restarts` times."""
+        """Trains up to `max_epochs`, resuming from the latest checkpoint.
+
+        With `fail_safe`, a transient failure (a crashed data loader worker, CUDA out of memory)
+        reloads the latest checkpoint and continues, at most `max_restarts` times. Any other error
+        (bad data, a shape mismatch, a non-finite loss) would fail again in the same way: it stops
+        the run at once."""
+        if self.is_main:
+            self.remove_stale_temporary_files()
         restarts = 0
         while True:
             try:
@@ -110,13 +159,14 @@ class LTRTrainer:
                     if self.is_main:
                         self.save_checkpoint()
                 return self.stats
-            except KeyboardInterrupt:
-                raise
-            except Exception:
-                if not fail_safe or restarts >= max_restarts:
+            except Exception as err:
+                if not fail_safe or restarts >= max_restarts or not is_transient(err):
                     raise
                 restarts += 1
-                _logger.error("training failed (restart %d of %d):\n%s", restarts, max_restarts, traceback.format_exc())
+                _logger.error("training failed with a transient error (restart %d of %d): %s",
+                              restarts, max_restarts, ''.join(traceback.format_exception_only(err)).strip())
+                if isinstance(err, torch.cuda.OutOfMemoryError):
+                    torch.cuda.empty_cache()
                 load_latest = True
                 self.epoch = 0
 

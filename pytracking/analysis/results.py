@@ -93,7 +93,18 @@ def load_tracker_results(name: str, folder: os.PathLike, gt_lengths: Dict[str, i
             results.boxes[sequence] = boxes                  # kept for the 'truncate' policy
         else:
             results.boxes[sequence] = boxes[:length]
+        _warn_non_finite(path, results.boxes.get(sequence))
     return results
+
+
+def _warn_non_finite(path: Path, boxes: Optional[np.ndarray]) -> None:
+    """Rows with NaN or inf (a tracker that lost the target) score as failures: said once per file."""
+    if boxes is None:
+        return
+    bad = ~np.all(np.isfinite(boxes), axis=1)
+    if bad.any():
+        _logger.warning("%s: %d of %d rows are not finite (first at line %d); they count as failed frames",
+                        path, int(bad.sum()), len(boxes), int(np.argmax(bad)) + 1)
 
 
 def describe_problems(results: List[TrackerResults]) -> str:

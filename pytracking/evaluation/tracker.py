@@ -9,7 +9,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ltr.data.image_loader import imread_rgb
+from ltr.data.image_loader import read_frame_pair
+from ltr.data.processing_utils import invalid_box_reason
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.environment import env_settings
 from pytracking.features.preprocessing import numpy_to_torch
@@ -58,8 +59,14 @@ class Tracker:
     def run_sequence(self, sequence: Sequence, debug: int = 0, params=None, visualizer=None) -> dict:
         """Tracks a sequence; returns {'target_bbox': [[x, y, w, h], ...], 'time': [...], 'flags': [...]}.
 
-        Frames are decoded one ahead in a background thread. A missing or corrupt frame raises an
-        error naming the file."""
+        Frames are decoded one ahead in a background thread. A missing, corrupt or truncated frame, a
+        thermal frame of another size than its RGB frame (unless `resize_tir`) and an invalid first box
+        raise an error naming the file or the sequence."""
+        init_box = sequence.init_info()['init_bbox']
+        reason = invalid_box_reason(init_box)
+        if reason is not None:
+            raise ValueError(f"{sequence.name}: the first frame's box {np.asarray(init_box).tolist()} cannot start "
+                             f"tracking: {reason}")
         params = params or self.get_parameters(debug)
         tracker = self.create_tracker(params)
         upload = params.get('use_gpu') and torch.cuda.is_available() and not debug
@@ -73,7 +80,7 @@ class Tracker:
         def read(index):
             """Decodes frame `index` (and on a GPU uploads it on a side stream); returns the frames and
             the event that marks the upload done, so the tracker waits on the device, not the host."""
-            frames = tuple(imread_rgb(path) for path in sequence.frames[index])
+            frames = read_frame_pair(*sequence.frames[index], resize_tir=params.resize_tir)
             if not upload or index == 0:
                 return frames, None
             with torch.cuda.device(device), torch.cuda.stream(upload_stream):

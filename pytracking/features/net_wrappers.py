@@ -1,11 +1,11 @@
 """Finding and loading the tracker's network file."""
-import os
+import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
-from ltr.admin.loading import checkpoint_path, load_network
+from ltr.admin.loading import WrongNetworkError, checkpoint_path, load_network
 from pytracking.evaluation.environment import env_settings
 
 
@@ -15,14 +15,18 @@ class NetworkFile:
     Looked up, in order: an explicit path (`--net`: a file or a training checkpoint folder), then
     `<network_path>/<file_name>`, then the latest checkpoint of the training setting in the workspace
     (`<workspace>/checkpoints/ltr/cmd/<training_setting>/`).
+
+    `expected_kind` names the builders this tracker is meant for; a file holding another network
+    (a teacher given to cmd_student) is tracked with a warning, since any RGBTDiMPnet tracks.
     """
 
     def __init__(self, file_name: str, training_setting: Optional[str] = None, path: Optional[str] = None,
-                 allow_legacy_pickle: bool = False):
+                 allow_legacy_pickle: bool = False, expected_kind: Optional[Sequence[str]] = None):
         self.file_name = file_name
         self.training_setting = training_setting
         self.path = path
         self.allow_legacy_pickle = allow_legacy_pickle
+        self.expected_kind = expected_kind
         self._net = None
         self._checkpoint = None
 
@@ -50,7 +54,14 @@ class NetworkFile:
 
     def _load(self):
         if self._net is None:
-            self._net, self._checkpoint = load_network(self.resolve(), allow_legacy_pickle=self.allow_legacy_pickle)
+            path = self.resolve()
+            try:
+                self._net, self._checkpoint = load_network(path, allow_legacy_pickle=self.allow_legacy_pickle,
+                                                           expected_kind=self.expected_kind,
+                                                           role=self.file_name.split('.')[0] + ' network')
+            except WrongNetworkError as err:
+                warnings.warn(f"{err}; tracking with it anyway", stacklevel=2)
+                self._net, self._checkpoint = load_network(path, allow_legacy_pickle=self.allow_legacy_pickle)
             self._net.eval()
         return self._net
 

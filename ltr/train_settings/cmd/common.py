@@ -170,7 +170,7 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
     from rgbt.distill import CMDDistillLoss
     from rgbt.nets import DISTILL_LAYERS, cmd_student, init_from_dimp
     configure(settings, 'student')
-    teacher, _ = load_network(find_teacher(settings))
+    teacher, _ = load_network(find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     student = cmd_student(fusion=fusion, **net_kwargs(settings))
     if settings.dimp_init:
         init_from_dimp(student, settings.dimp_init)

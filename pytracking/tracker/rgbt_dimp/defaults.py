@@ -14,6 +14,7 @@ DEFAULTS = dict(
     cudnn_benchmark=True,
     compile_backbone=False,            # torch.compile the backbone (CUDA graphs via mode='reduce-overhead' on GPU)
     default_dataset='synthetic',
+    resize_tir=False,                  # thermal frames of another size than RGB: False: error; True: resized
     # sampling
     image_sample_size=None,            # None: the crop size the network was trained with (288 if unknown)
     search_area_scale=5.0,
