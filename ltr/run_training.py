@@ -29,6 +29,12 @@ def parse_args(argv=None):
     parser.add_argument('--workers', type=int, default=None, help='data loader workers')
     parser.add_argument('--iterations', type=int, default=None, help='override the iterations per epoch')
     parser.add_argument('--batch-size', type=int, default=None, help='override the batch size')
+    parser.add_argument('--scale-batch-with-processes', action='store_true',
+                        help='under torchrun, each process takes the whole batch (default: the batch is split '
+                             'over the processes, keeping the single-process global batch and steps)')
+    parser.add_argument('--distill-reduction', choices=('sum', 'channel_sum', 'mean'), default='sum',
+                        help="l(.) of SCFD/MPSD: 'sum' = FitNets' 1/2 sum per sample, 'channel_sum' = sum over "
+                             "channels and mean over positions, 'mean' = per element (see rgbt/distill.py)")
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')
     parser.add_argument('--grad-clip', type=float, default=None, help='clip the gradient norm')
     parser.add_argument('--dimp-init', default=None, help='pytracking DiMP checkpoint to initialise from')
@@ -37,7 +43,7 @@ def parse_args(argv=None):
                         help='random backbone (no ImageNet weights; for offline smoke runs)')
     parser.add_argument('--no-fail-safe', action='store_true', help='do not restart after an exception')
     parser.add_argument('--no-tensorboard', action='store_true')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the network initialisation')
+    parser.add_argument('--seed', type=int, default=0, help="seed of the network initialisation and of the training samples")
     parser.add_argument('--keep-checkpoints', type=int, default=None,
                         help='keep only the newest N epoch checkpoints (default: all, as pytracking)')
     return parser.parse_args(argv)
@@ -65,6 +71,7 @@ def build_settings(args) -> Settings:
     settings.num_workers_override = args.workers
     settings.iterations_override = args.iterations
     settings.batch_size_override = args.batch_size
+    settings.scale_batch_with_processes = args.scale_batch_with_processes
     settings.use_amp = args.amp
     settings.grad_clip_max_norm = args.grad_clip
     settings.dimp_init = args.dimp_init
@@ -73,12 +80,14 @@ def build_settings(args) -> Settings:
     settings.fail_safe = not args.no_fail_safe
     settings.use_tensorboard = not args.no_tensorboard
     settings.keep_checkpoints = args.keep_checkpoints
+    settings.seed = args.seed
     # CMD distillation choices (see rgbt/distill.py); edit here or in a settings file.
     settings.distill_alpha = 1e-3
     settings.distill_beta = 100.0
     settings.abf_mid_channels = 128
     settings.abf_shared = False
     settings.hfrd_iterate = -1
+    settings.distill_reduction = args.distill_reduction
     distributed_setup(settings)
     return settings
 

@@ -14,9 +14,15 @@ Choices where the paper is silent (each a setting of CMDDistillLoss):
 - Teacher features are the post-ReLU ResNet outputs (what the DiMP heads consume).
 - HFRD uses the final filter iterate's response (`hfrd_iterate=-1`), on the test frames.
 - L_p keeps the gradient through L_fus,lambda (the paper's formula as written).
+- l(.) of Eqs. 3, 7 and 8 is "the standard MSE loss used in [21]" (FitNets: 1/2 ||u - r(v)||^2):
+  per sample, half the sum of squared differences over channels and positions, averaged over the
+  batch (`reduction='sum'`, the default). The per-element mean (`reduction='mean'`) is kept as a
+  setting: with it, alpha = 0.001 leaves the feature terms near 0.1% of the loss. HFRD's r(.) is
+  "the L2 loss" of DiMP's label regression: a per-element mean, whatever `reduction` says.
 - The student's fused features (128 / 256 channels) are compared with the teacher's (512 / 1024)
-  through a 1x1 conv + BN adapter per level (training only), applied to the fused feature and to
-  each MPSD path alike, so that the path closest to the teacher is chosen in one space.
+  through one 1x1 convolution per level (training only, no BatchNorm: batch statistics would make
+  it a different function for each input), applied to the fused feature and to each MPSD path in
+  one call, so that Eq. 8 picks the path closest to the teacher in one space.
 """
 from typing import Dict, List, Optional, Sequence
 
@@ -36,6 +42,25 @@ def sem(ft_rgb: torch.Tensor, ft_tir: torch.Tensor):
 def cem(ft_rgb: torch.Tensor, ft_tir: torch.Tensor) -> torch.Tensor:
     """Consistence Enhanced Module (Eq. 2): fc = rgb*tir + (rgb + tir)."""
     return ft_rgb * ft_tir + (ft_rgb + ft_tir)
+
+
+SCFD_TARGETS = ('scfd', 'afd', 'sed', 'ced')
+
+
+def distillation_targets(kind: str, level: int, ft_rgb: torch.Tensor, ft_tir: torch.Tensor):
+    """The teacher's targets (for the RGB and the TIR student features) at level 1-4.
+
+    'scfd' (Eq. 3): SEM at levels 1-3, CEM at level 4. Table 2's variants, the same at every level:
+    'afd' element-wise addition rgb + tir, 'sed' SEM, 'ced' CEM."""
+    if kind == 'afd':
+        added = ft_rgb + ft_tir
+        return added, added
+    if kind == 'sed' or (kind == 'scfd' and level < 4):
+        return sem(ft_rgb, ft_tir)
+    if kind in ('ced', 'scfd'):
+        common = cem(ft_rgb, ft_tir)
+        return common, common
+    raise ValueError(f"SCFD targets must be one of {SCFD_TARGETS}, got {kind!r}")
 
 
 class ABF(nn.Module):
@@ -79,8 +104,26 @@ class ReviewChain(nn.Module):
         return outputs
 
 
-def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(a, b)
+REDUCTIONS = ('sum', 'channel_sum', 'mean')
+
+
+def per_sample_mse(student: torch.Tensor, target: torch.Tensor, reduction: str = 'sum') -> torch.Tensor:
+    """l(.) per sample, (N, C, H, W) -> (N,): 'sum' = 1/2 sum of squared differences over channels and
+    positions (FitNets [21]); 'channel_sum' = 1/2 sum over channels, mean over positions; 'mean' =
+    mean over channels and positions."""
+    squared = (student - target).pow(2)
+    if reduction == 'sum':
+        return 0.5 * squared.flatten(1).sum(dim=1)
+    if reduction == 'channel_sum':
+        return 0.5 * squared.sum(dim=1).flatten(1).mean(dim=1)
+    if reduction == 'mean':
+        return squared.flatten(1).mean(dim=1)
+    raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def feature_mse(student: torch.Tensor, target: torch.Tensor, reduction: str = 'sum') -> torch.Tensor:
+    """l(.) of Eqs. 3 and 7, averaged over the batch."""
+    return per_sample_mse(student, target, reduction).mean()
 
 
 class CMDDistillLoss(nn.Module):
@@ -93,14 +136,24 @@ class CMDDistillLoss(nn.Module):
         mid_channels: ABF width.
         shared_abf: one review chain for both modalities instead of one each.
         hfrd_iterate: which filter iterate's response HFRD uses (-1: the final one).
+        reduction: l(.)'s reduction, 'sum' (FitNets, default) or 'mean' (see the module docstring).
+        scfd_targets: the teacher targets of SCFD, 'scfd' (Eq. 3) or Table 2's 'afd' / 'sed' / 'ced'
+            (see distillation_targets).
     """
 
     def __init__(self, student_channels: Sequence[int], teacher_channels: Sequence[int], use_scfd: bool = True,
                  use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = 1e-3, beta: float = 100.0,
-                 mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1):
+                 mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1,
+                 reduction: str = 'sum', scfd_targets: str = 'scfd'):
         super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        if scfd_targets not in SCFD_TARGETS:
+            raise ValueError(f"scfd_targets must be one of {SCFD_TARGETS}, got {scfd_targets!r}")
+        self.scfd_targets = scfd_targets
         self.use_scfd, self.use_mpsd, self.use_hfrd = use_scfd, use_mpsd, use_hfrd
         self.alpha, self.beta = alpha, beta
+        self.reduction = reduction
         self.hfrd_iterate = hfrd_iterate
         self.shared_abf = shared_abf
         if use_scfd:
@@ -109,46 +162,56 @@ class CMDDistillLoss(nn.Module):
         if use_mpsd:
             channels = dict(zip(DISTILL_LAYERS, zip(student_channels, teacher_channels)))
             self.fused_adapters = nn.ModuleDict({
-                layer: nn.Sequential(nn.Conv2d(channels[layer][0], channels[layer][1], 1, bias=False),
-                                     nn.BatchNorm2d(channels[layer][1])) for layer in FUSED_LAYERS})
+                layer: nn.Conv2d(channels[layer][0], channels[layer][1], 1) for layer in FUSED_LAYERS})
+
+    def l(self, student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The paper's l(.) with this loss's reduction."""
+        return feature_mse(student, target, self.reduction)
 
     def scfd(self, student: Dict, teacher: Dict) -> torch.Tensor:
-        """Eq. 3: L_spe over levels 1-3 (SEM targets) + L_com at level 4 (CEM target), both modalities."""
+        """Eq. 3: L_spe over levels 1-3 (SEM targets) + L_com at level 4 (CEM target), both modalities
+        (other targets with `scfd_targets`, Table 2)."""
         fu_rgb = self.review_rgb([student['rgb'][layer] for layer in DISTILL_LAYERS])
         fu_tir = self.review_tir([student['tir'][layer] for layer in DISTILL_LAYERS])
         loss = 0.0
-        for level, layer in enumerate(DISTILL_LAYERS[:3]):
-            fe_rgb, fe_tir = sem(teacher['rgb'][layer], teacher['tir'][layer])
-            loss = loss + mse(fu_rgb[level], fe_rgb) + mse(fu_tir[level], fe_tir)
-        fc4 = cem(teacher['rgb'][DISTILL_LAYERS[3]], teacher['tir'][DISTILL_LAYERS[3]])
-        return loss + mse(fu_rgb[3], fc4) + mse(fu_tir[3], fc4)
+        for level, layer in enumerate(DISTILL_LAYERS, start=1):
+            target_rgb, target_tir = distillation_targets(self.scfd_targets, level, teacher['rgb'][layer],
+                                                          teacher['tir'][layer])
+            loss = loss + self.l(fu_rgb[level - 1], target_rgb) + self.l(fu_tir[level - 1], target_tir)
+        return loss
 
-    def fusion_loss(self, student: Dict, teacher: Dict) -> torch.Tensor:
-        """Eq. 7: L_fus = sum over layer2, layer3 of MSE(teacher fused, adapted student fused)."""
-        return sum(mse(self.fused_adapters[layer](student['fused'][layer]), teacher['fused'][layer])
-                   for layer in FUSED_LAYERS)
+    def adapt(self, layer: str, features: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+        """The level's adapter applied to several student maps in one call (one function for all)."""
+        adapted = self.fused_adapters[layer](torch.cat(list(features), dim=0))
+        return list(adapted.split([f.shape[0] for f in features], dim=0))
 
-    def path_penalty(self, student: Dict, teacher: Dict) -> torch.Tensor:
-        """Eqs. 8-10, per sample: lambda = the path closest to the teacher's fused feature, nu = the path
-        the student weights most; L_p = |L_lambda * w_nu - L_lambda * w_lambda|, averaged over samples,
-        summed over levels."""
-        penalty = 0.0
+    def fusion_and_path_terms(self, student: Dict, teacher: Dict):
+        """Eq. 7 L_fus and Eqs. 8-10 L_p (None without MPSD paths), from one adapter call per level.
+
+        L_p per sample: lambda = the path closest to the teacher's fused feature, nu = the path the
+        student weights most; |L_lambda * w_nu - L_lambda * w_lambda|, averaged over samples, summed
+        over levels."""
+        fusion, penalty = 0.0, None
         for layer in FUSED_LAYERS:
-            paths, weights = student['paths'][layer]
             target = teacher['fused'][layer]
-            adapter = self.fused_adapters[layer]
-            per_path = torch.stack([((adapter(p) - target) ** 2).flatten(1).mean(dim=1) for p in paths], dim=1)  # (N, 3)
+            paths, weights = student['paths'].get(layer, ([], None))
+            adapted = self.adapt(layer, [student['fused'][layer], *paths])
+            fusion = fusion + self.l(adapted[0], target)
+            if not paths:
+                continue
+            per_path = torch.stack([per_sample_mse(p, target, self.reduction) for p in adapted[1:]], dim=1)  # (N, 3)
             loss_lambda, lam = per_path.min(dim=1)
             w_nu = weights.max(dim=1).values
             w_lambda = weights.gather(1, lam[:, None]).squeeze(1)
-            penalty = penalty + (loss_lambda * w_nu - loss_lambda * w_lambda).abs().mean()
-        return penalty
+            level_penalty = (loss_lambda * w_nu - loss_lambda * w_lambda).abs().mean()
+            penalty = level_penalty if penalty is None else penalty + level_penalty
+        return fusion, penalty
 
     def hfrd(self, student_scores: torch.Tensor, teacher_scores: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """Eqs. 12-13: R_c = R_t + R_g where that is below 1, else R_g; loss = mean (R_s * R_c - R_g)^2."""
         corrected = teacher_scores + label
         corrected = torch.where(corrected < 1, corrected, label)
-        return mse(student_scores * corrected, label)
+        return F.mse_loss(student_scores * corrected, label)
 
     def forward(self, student: Dict, teacher: Dict, student_scores: Sequence[torch.Tensor],
                 teacher_scores: Sequence[torch.Tensor], test_label: torch.Tensor):
@@ -157,9 +220,9 @@ class CMDDistillLoss(nn.Module):
         if self.use_scfd:
             terms['scfd'] = self.scfd(student, teacher)
         if self.use_mpsd:
-            terms['mpsd_fus'] = self.fusion_loss(student, teacher)
-            if student['paths']:
-                terms['mpsd_p'] = self.path_penalty(student, teacher)
+            terms['mpsd_fus'], penalty = self.fusion_and_path_terms(student, teacher)
+            if penalty is not None:
+                terms['mpsd_p'] = penalty
         if self.use_hfrd:
             terms['hfrd'] = self.hfrd(student_scores[self.hfrd_iterate], teacher_scores[self.hfrd_iterate], test_label)
         feature_terms = sum(v for k, v in terms.items() if k != 'hfrd')

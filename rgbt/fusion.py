@@ -95,13 +95,20 @@ class ChannelAttentionFusion(nn.Module):
 class ModalityDifferenceCompensation(nn.Module):
     """MDC (RECONSTRUCTION, see module docstring): the modality difference d = rgb - tir gates how
     much of the other modality (1x1-projected) compensates each stream; the compensated streams are
-    fused by a 1x1 conv + BN + ReLU. Returns (rgb', tir', fused)."""
+    fused by a 1x1 conv + BN + ReLU. Returns (rgb', tir', fused).
 
-    def __init__(self, channels: int, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
+    `zero_init_compensation`: start the cross-modal projections at zero, so that at initialisation
+    each stream passes through unchanged and compensation is learnt (our choice; the paper is silent)."""
+
+    def __init__(self, channels: int, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU,
+                 zero_init_compensation: bool = False):
         super().__init__()
         self.gate = nn.Sequential(conv1x1(channels, 2 * channels, bias=False), norm_layer(2 * channels), nn.Sigmoid())
         self.tir_to_rgb = conv1x1(channels, channels, bias=False)
         self.rgb_to_tir = conv1x1(channels, channels, bias=False)
+        if zero_init_compensation:
+            nn.init.zeros_(self.tir_to_rgb.weight)
+            nn.init.zeros_(self.rgb_to_tir.weight)
         self.fuse = nn.Sequential(conv1x1(2 * channels, channels, bias=False), norm_layer(channels), act_layer())
 
     def forward(self, rgb: torch.Tensor, tir: torch.Tensor):
@@ -129,9 +136,10 @@ class FeatureReSelection(nn.Module):
 class MDCFRSFusion(nn.Module):
     """The teacher's fusion (TF): MDC then FRS (a RECONSTRUCTION of MFNet's modules)."""
 
-    def __init__(self, channels: int, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU):
+    def __init__(self, channels: int, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU,
+                 zero_init_compensation: bool = False):
         super().__init__()
-        self.mdc = ModalityDifferenceCompensation(channels, norm_layer, act_layer)
+        self.mdc = ModalityDifferenceCompensation(channels, norm_layer, act_layer, zero_init_compensation)
         self.frs = FeatureReSelection(channels, act_layer)
 
     def forward(self, rgb: torch.Tensor, tir: torch.Tensor) -> torch.Tensor:

@@ -106,21 +106,22 @@ def test_hfrd_matches_equations_12_13():
     torch.testing.assert_close(loss.hfrd(student, teacher, label), expected)
 
 
-def test_path_penalty_is_zero_when_the_student_picks_the_teachers_path():
-    loss = CMDDistillLoss([4, 4, 4, 4], [4, 4, 4, 4], use_scfd=False, use_hfrd=False)
+@pytest.mark.parametrize('reduction, per_sample_loss', [('sum', 0.5 * 36 * 0.25), ('mean', 0.25)])
+def test_path_penalty_is_zero_when_the_student_picks_the_teachers_path(reduction, per_sample_loss):
+    loss = CMDDistillLoss([4, 4, 4, 4], [4, 4, 4, 4], use_scfd=False, use_hfrd=False, reduction=reduction)
     for adapter in loss.fused_adapters.values():          # identity adapters for a hand-made case
-        adapter[0].weight.data = torch.eye(4).view(4, 4, 1, 1)
-        adapter.eval()
+        adapter.weight.data = torch.eye(4).view(4, 4, 1, 1)
+        adapter.bias.data.zero_()
     target = torch.ones(2, 4, 3, 3)
     paths = [target.clone(), torch.zeros_like(target), -target]
     fused = {layer: target for layer in ('layer2', 'layer3')}
     agree = {'paths': {l: (paths, torch.tensor([[0.8, 0.1, 0.1]] * 2)) for l in fused}, 'fused': fused}
     # Path 0 equals the teacher (L = 0), so the penalty vanishes whatever the weights.
-    assert loss.path_penalty(agree, {'fused': fused}).item() == 0.0
-    shifted = [p + 0.5 for p in paths]                       # path 0 closest (L = 0.25), student prefers path 1
+    assert loss.fusion_and_path_terms(agree, {'fused': fused})[1].item() == 0.0
+    shifted = [p + 0.5 for p in paths]                       # path 0 closest, student prefers path 1
     disagree = {'paths': {l: (shifted, torch.tensor([[0.2, 0.7, 0.1]] * 2)) for l in fused}, 'fused': fused}
-    expected = 2 * 0.25 * (0.7 - 0.2)                        # two levels
-    assert loss.path_penalty(disagree, {"fused": fused}).item() == pytest.approx(expected, rel=1e-4)   # BN eps
+    expected = 2 * per_sample_loss * (0.7 - 0.2)             # two levels; 36 elements of 0.5^2 per sample
+    assert loss.fusion_and_path_terms(disagree, {'fused': fused})[1].item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_dimp_actor_iteration(student):
@@ -172,3 +173,47 @@ def test_distillation_loss_falls_on_a_fixed_batch(teacher, student):
     assert mean('Loss/distill', history[-5:]) < 0.6 * mean('Loss/distill', history[:5])
     for key in ('Loss/scfd', 'Loss/mpsd_fus', 'Loss/hfrd'):
         assert history[-1][key] < history[0][key], key
+
+
+def test_feature_loss_reduction_follows_fitnets_by_default():
+    """l(.) = 1/2 ||u - r(v)||^2 per sample (a brute-force double loop), averaged over the batch;
+    'mean' is the per-element mean."""
+    from rgbt.distill import feature_mse
+    torch.manual_seed(0)
+    a, b = torch.randn(3, 4, 2, 5, dtype=torch.float64), torch.randn(3, 4, 2, 5, dtype=torch.float64)
+    per_sample = []
+    for n in range(3):
+        total = 0.0
+        for value_a, value_b in zip(a[n].flatten().tolist(), b[n].flatten().tolist()):
+            total += (value_a - value_b) ** 2
+        per_sample.append(0.5 * total)
+    assert feature_mse(a, b).item() == pytest.approx(sum(per_sample) / 3, rel=1e-12)
+    assert feature_mse(a, b, 'mean').item() == pytest.approx(sum(per_sample) * 2 / a.numel(), rel=1e-12)
+    assert torch.autograd.gradcheck(lambda x, y: feature_mse(x, y), (a.requires_grad_(), b.requires_grad_()))
+    with pytest.raises(ValueError, match='reduction'):
+        CMDDistillLoss([1] * 4, [1] * 4, reduction='median')
+
+
+def test_fused_adapter_is_one_function_for_the_fused_map_and_every_path():
+    """In training mode each path and the fused map go through the same affine map: adapting them
+    together or one sample at a time gives the same values (no batch statistics)."""
+    torch.manual_seed(0)
+    loss = CMDDistillLoss([8, 8, 8, 8], [16, 16, 16, 16], use_scfd=False, use_hfrd=False).train()
+    conv = loss.fused_adapters['layer2']
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loss.modules())
+    maps = [torch.randn(2, 8, 3, 3) * scale + shift for scale, shift in ((1, 0), (5, 3), (0.1, -2), (2, 1))]
+    together = loss.adapt('layer2', maps)
+    for single, batch_map in zip(together, maps):
+        for n in range(2):
+            alone = torch.nn.functional.conv2d(batch_map[n:n + 1], conv.weight, conv.bias)
+            torch.testing.assert_close(single[n:n + 1], alone)
+
+
+def test_ddp_schedule_keeps_the_single_process_global_batch_and_steps():
+    from ltr.train_settings.cmd.common import per_process_schedule
+    assert per_process_schedule(26, 26000, 1) == (26, 1000)
+    assert per_process_schedule(26, 26000, 2) == (13, 1000)          # global 26, same 1000 steps
+    assert per_process_schedule(10, 26000, 4) == (2, 2600)           # rounded down: global 8
+    assert per_process_schedule(26, 26000, 2, scale_batch_with_processes=True) == (26, 500)
+    with pytest.raises(ValueError, match='cannot be split'):
+        per_process_schedule(2, 8, 4)

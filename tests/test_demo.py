@@ -23,7 +23,17 @@ def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
     for values in rows.values():
         assert len(values) == 5 and all(math.isfinite(v) for v in values)
     assert rows['Teacher'][4] > 3 * rows['CMD student'][4]           # parameters (M)
-    assert 'Student-Origin in SR' in text
+    distilled, origin = rows['CMD student'][2], rows['Student-Origin'][2]
+    verdict = 'beats' if distilled > origin else 'does NOT beat'
+    assert f"student {verdict} Student-Origin in SR ({distilled:.1f} vs {origin:.1f})" in text
+    # Both students trained the same number of iterations on the same number of samples.
+    import torch
+    schedules = []
+    for setting in ('student', 'student_distill'):
+        folder = out / 'checkpoints' / 'ltr' / 'cmd' / setting
+        saved = torch.load(sorted(folder.glob('*.pth.tar'))[-1], weights_only=True)['settings']
+        schedules.append((saved['epochs'], saved['samples_per_epoch'], saved['batch_size']))
+    assert schedules[0] == schedules[1]
     assert str(report / 'report.md') in capsys.readouterr().out
     # A second run reuses every finished stage.
     stamp = (out / 'checkpoints' / 'ltr' / 'cmd' / 'teacher').stat().st_mtime_ns

@@ -1,5 +1,6 @@
 """Trainer checkpoints and resume, and `run_training.py` end to end on the smoke profile."""
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -134,3 +135,38 @@ def test_student_checkpoint_passed_as_teacher_is_refused(tmp_path, monkeypatch):
     with pytest.raises(WrongNetworkError, match='holds a cmd_student network, not a teacher'):
         run_training.main(['cmd', 'student_distill', '--epochs', '1', '--no-backbone-pretrained', '--device', 'cpu',
                            '--no-tensorboard', '--teacher', str(student)])
+
+
+def _ddp_rank_counts(rank, world_size, init_file, synthetic_dir, out_dir):
+    """One DDP process: builds the training loader and reports its batch sizes and the global sample
+    count of every step (all-reduced over the gloo group)."""
+    import json
+    import os
+    os.environ['CMD_PROFILE'] = 'smoke'
+    torch.distributed.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
+    from ltr.train_settings.cmd.common import configure, train_loader
+    settings = Settings('cmd', 'ddp_test')
+    settings.rank, settings.world_size = rank, world_size
+    settings.batch_size_override, settings.iterations_override = 4, 3        # global batch 4, 3 steps
+    configure(settings, 'student')
+    settings.env.synthetic_dir = synthetic_dir
+    settings.num_workers = 0
+    counts = []
+    for batch in train_loader(settings):
+        local = torch.tensor(batch['train_rgb'].shape[1])
+        torch.distributed.all_reduce(local)
+        counts.append((batch['train_rgb'].shape[1], int(local)))
+    torch.distributed.destroy_process_group()
+    (Path(out_dir) / f'rank{rank}.json').write_text(json.dumps(counts))
+
+
+def test_ddp_with_two_gloo_processes_keeps_global_batch_and_steps(tmp_path):
+    import json
+    from rgbt.synthetic import SequenceSpec, generate_benchmark
+    synthetic = generate_benchmark(tmp_path / 'syn', 'rgbt234', {'train': 2, 'test': 1},
+                                   SequenceSpec(num_frames=24, width=96, height=80), seed=0, progress=False)
+    torch.multiprocessing.spawn(_ddp_rank_counts, args=(2, str(tmp_path / 'init'), str(synthetic), str(tmp_path)),
+                                nprocs=2, join=True)
+    for rank in (0, 1):
+        counts = json.loads((tmp_path / f'rank{rank}.json').read_text())
+        assert counts == [[2, 4]] * 3          # 2 samples per process, 4 per step in all, 3 steps as one process

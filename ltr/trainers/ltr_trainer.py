@@ -38,6 +38,13 @@ def is_transient(err: BaseException) -> bool:
         'exited unexpectedly' in message or 'killed by signal' in message)
 
 
+def loss_postfix(totals: Dict[str, float], count: int) -> Dict[str, str]:
+    """Running averages of every loss term for the progress bar: total first, then e.g. scfd, hfrd."""
+    names = ['Loss/total'] + sorted(k for k in totals if k.startswith('Loss/') and k != 'Loss/total')
+    return {name.split('/', 1)[1].replace('total', 'loss'): f"{totals[name] / max(count, 1):.4g}"
+            for name in names if name in totals}
+
+
 def _set_aside(path: Path) -> Path:
     """Renames a damaged checkpoint to `<name>.damaged` (`.damaged2`, ... if taken); never deletes it."""
     target, number = path.with_name(path.name + '.damaged'), 1
@@ -216,7 +223,7 @@ class LTRTrainer:
             count += batch
             for key, value in stats.items():
                 totals[key] += value * batch
-            bar.set_postfix(loss=f"{totals['Loss/total'] / count:.4f}")
+            bar.set_postfix(loss_postfix(totals, count))
         torch.set_grad_enabled(True)
         averages = {key: value / max(count, 1) for key, value in totals.items()}
         averages['Time/seconds_per_iteration'] = (time.perf_counter() - start) / max(len(loader), 1)

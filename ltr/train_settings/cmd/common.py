@@ -1,15 +1,16 @@
 """Shared pieces of the CMD training settings: data, optimiser, and the two profiles.
 
 Profiles (environment variable CMD_PROFILE):
-- 'paper' (default): LasHeR training split (979 sequences), 288x288 crops, DiMP's batch sizes,
-  epochs and learning rates.
+- 'dimp_lasher' (default): DiMP's training recipe (pytracking's dimp18/dimp50 settings: batch sizes,
+  epochs, learning rates, 288x288 crops) on the LasHeR training split (979 sequences). The CMD paper
+  names the data (LasHeR) and alpha/beta only; the rest is DiMP's recipe, our choice.
 - 'smoke': the synthetic benchmark (generated on demand under synthetic_dir), 128x128 crops,
   batch 2, a few iterations per epoch: a CPU run of every setting in about a minute per epoch.
 """
 import logging
 import os
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -25,7 +26,7 @@ _logger = logging.getLogger(__name__)
 
 PROFILES = {
     # name: values that differ between profiles (student / teacher where they differ)
-    'paper': dict(output_sz=288, batch_size={'student': 26, 'teacher': 10}, samples_per_epoch=26000,
+    'dimp_lasher': dict(output_sz=288, batch_size={'student': 26, 'teacher': 10}, samples_per_epoch=26000,
                   epochs=50, num_workers=8, synthetic=False),
     'smoke': dict(output_sz=128, batch_size={'student': 2, 'teacher': 2}, samples_per_epoch=8,
                   epochs=2, num_workers=0, synthetic=True),
@@ -42,7 +43,10 @@ BASE_LR = 2e-4       # fusion modules, distillation adapters and anything not li
 
 
 def profile_name() -> str:
-    name = os.environ.get('CMD_PROFILE', 'paper')
+    name = os.environ.get('CMD_PROFILE', 'dimp_lasher')
+    if name == 'paper':             # the profile's earlier name
+        _logger.warning("CMD_PROFILE=paper is now called 'dimp_lasher' (DiMP's recipe on LasHeR)")
+        name = 'dimp_lasher'
     if name not in PROFILES:
         raise ValueError(f"CMD_PROFILE={name!r}; choose from {sorted(PROFILES)}")
     return name
@@ -82,6 +86,25 @@ def synthetic_root(settings) -> Path:
     return root
 
 
+def per_process_schedule(batch_size: int, samples_per_epoch: int, world_size: int,
+                         scale_batch_with_processes: bool = False) -> Tuple[int, int]:
+    """(batch per process, optimiser steps per epoch) under DDP with `world_size` processes.
+
+    Default: the single-process recipe's global batch is split over the K processes (batch / K each),
+    so the global batch and the steps per epoch equal one process's. `scale_batch_with_processes`
+    (--scale-batch-with-processes) gives each process the whole batch instead: K times the global
+    batch and 1/K of the steps. A batch that K does not divide is rounded down, with a warning."""
+    if scale_batch_with_processes or world_size == 1:
+        return batch_size, max(1, samples_per_epoch // (batch_size * world_size))
+    if batch_size < world_size:
+        raise ValueError(f"batch size {batch_size} cannot be split over {world_size} processes; "
+                         f"raise --batch-size or pass --scale-batch-with-processes")
+    if batch_size % world_size:
+        _logger.warning("batch size %d is not divisible by %d processes: %d per process (global %d)",
+                        batch_size, world_size, batch_size // world_size, batch_size // world_size * world_size)
+    return batch_size // world_size, max(1, samples_per_epoch // batch_size)
+
+
 def train_datasets(settings) -> List:
     from ltr.dataset import LasHeR, Synthetic
     if settings.use_synthetic:
@@ -97,10 +120,12 @@ def train_loader(settings) -> LTRLoader:
                                'sigma_factor': settings.output_sigma_factor / settings.search_area_factor,
                                'kernel_sz': settings.target_filter_sz},
         joint_transform=ToGrayscale(0.05), transform=ToTensorAndJitter(0.2))
-    sampler = RGBTDiMPSampler(train_datasets(settings), None, settings.samples_per_epoch // settings.world_size,
+    batch, steps = per_process_schedule(settings.batch_size, settings.samples_per_epoch, settings.world_size,
+                                        getattr(settings, 'scale_batch_with_processes', False))
+    sampler = RGBTDiMPSampler(train_datasets(settings), None, steps * batch,
                               max_gap=30, num_test_frames=3, num_train_frames=3, processing=processing,
-                              seed=1000 * settings.rank)
-    return LTRLoader('train', sampler, training=True, batch_size=settings.batch_size, shuffle=False,
+                              seed=1000 * settings.rank + 100003 * getattr(settings, 'seed', 0))
+    return LTRLoader('train', sampler, training=True, batch_size=batch, shuffle=False,
                      num_workers=settings.num_workers, drop_last=True, stack_dim=1)
 
 
@@ -138,11 +163,12 @@ def net_kwargs(settings) -> Dict:
     return {'backbone_pretrained': settings.backbone_pretrained}
 
 
-def train_plain_student(settings, fusion: str) -> Dict:
+def train_plain_student(settings, fusion: str, paper_params_m: Optional[float] = None) -> Dict:
     """A student trained with the DiMP loss alone (no teacher)."""
     from rgbt.nets import cmd_student, init_from_dimp
     configure(settings, 'student')
     net = cmd_student(fusion=fusion, **net_kwargs(settings))
+    report_parameters(settings, net, paper_params_m)
     if settings.dimp_init:
         init_from_dimp(net, settings.dimp_init)
     return train(settings, RGBTDiMPActor(net), 'student')
@@ -162,8 +188,20 @@ def find_teacher(settings) -> Path:
             f"(same CMD_PROFILE), or point CMD_TEACHER at a teacher checkpoint file.") from None
 
 
-def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: bool, use_hfrd: bool) -> Dict:
-    """A student distilled from the trained teacher with the chosen CMD terms."""
+def report_parameters(settings, net: nn.Module, paper_params_m: Optional[float]) -> None:
+    """Prints the network's parameter count beside the paper's (Tables 1-4), and stores both."""
+    count = sum(p.numel() for p in net.parameters()) / 1e6
+    settings.params_m, settings.paper_params_m = round(count, 2), paper_params_m
+    paper = f" (paper: {paper_params_m} M)" if paper_params_m is not None else ''
+    print(f"{settings.script_name}: {count:.2f} M parameters{paper}", flush=True)
+
+
+def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: bool, use_hfrd: bool,
+                            scfd_targets: str = 'scfd', paper_params_m: Optional[float] = None) -> Dict:
+    """A student distilled from the trained teacher with the chosen CMD terms.
+
+    `scfd_targets`: SCFD's teacher targets ('scfd', or Table 2's 'afd' / 'sed' / 'ced'). With
+    `use_mpsd`, L_fus applies to any fusion module; L_p only where the fusion has MPSD's paths."""
     from ltr.actors import CMDDistillActor, CMDTrainingNet
     from ltr.admin.loading import load_network
     from ltr.models.backbone.resnet import LAYER_CHANNELS
@@ -172,6 +210,7 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
     configure(settings, 'student')
     teacher, _ = load_network(find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     student = cmd_student(fusion=fusion, **net_kwargs(settings))
+    report_parameters(settings, student, paper_params_m)
     if settings.dimp_init:
         init_from_dimp(student, settings.dimp_init)
     distill = CMDDistillLoss([LAYER_CHANNELS['resnet18'][l] for l in DISTILL_LAYERS],
@@ -179,5 +218,6 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
                              use_scfd=use_scfd, use_mpsd=use_mpsd, use_hfrd=use_hfrd,
                              alpha=settings.distill_alpha, beta=settings.distill_beta,
                              mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
-                             hfrd_iterate=settings.hfrd_iterate)
+                             hfrd_iterate=settings.hfrd_iterate,
+                             reduction=getattr(settings, 'distill_reduction', 'sum'), scfd_targets=scfd_targets)
     return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')
