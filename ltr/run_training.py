@@ -32,9 +32,9 @@ def parse_args(argv=None):
     parser.add_argument('--scale-batch-with-processes', action='store_true',
                         help='under torchrun, each process takes the whole batch (default: the batch is split '
                              'over the processes, keeping the single-process global batch and steps)')
-    parser.add_argument('--distill-reduction', choices=('sum', 'channel_sum', 'mean'), default='sum',
+    parser.add_argument('--distill-reduction', choices=('sum', 'channel_sum', 'mean'), default='channel_sum',
                         help="l(.) of SCFD/MPSD: 'sum' = FitNets' 1/2 sum per sample, 'channel_sum' = sum over "
-                             "channels and mean over positions, 'mean' = per element (see rgbt/distill.py)")
+                             "channels and mean over positions (default), 'mean' = per element (rgbt/distill.py)")
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')
     parser.add_argument('--grad-clip', type=float, default=None, help='clip the gradient norm')
     parser.add_argument('--dimp-init', default=None, help='pytracking DiMP checkpoint to initialise from')

@@ -45,7 +45,7 @@ PAPER = {'teacher': '84.4/60.1', 'student': '78.1/56.0', 'student_scfd': '80.3/5
          'student_scfd_caf': '81.1/57.6', 'student_scfd_tf': '82.6/58.6'}
 # Seconds per training iteration on 2 CPU cores at the smoke crops (batch 2), measured; only used
 # to turn --minutes into iteration counts.
-CPU_SECONDS_PER_ITERATION = {'teacher': 1.4, 'student': 0.4, 'distilled': 2.0}
+CPU_SECONDS_PER_ITERATION = {'teacher': 2.4, 'student': 0.8, 'distilled': 3.0}
 EPOCHS = 4
 METRICS = ('PR', 'NPR', 'SR')
 

@@ -97,11 +97,14 @@ class ModalityDifferenceCompensation(nn.Module):
     much of the other modality (1x1-projected) compensates each stream; the compensated streams are
     fused by a 1x1 conv + BN + ReLU. Returns (rgb', tir', fused).
 
-    `zero_init_compensation`: start the cross-modal projections at zero, so that at initialisation
-    each stream passes through unchanged and compensation is learnt (our choice; the paper is silent)."""
+    `zero_init_compensation` (default): start the cross-modal projections at zero, so that at
+    initialisation each stream passes through unchanged and compensation is learnt (our choice; the
+    paper is silent). With random projections a from-scratch two-stream ResNet50 teacher learnt
+    far slower than with concatenation (ltr/util_scripts/teacher_diagnosis.py: training loss 13.2
+    against 8.3 after 80 iterations); zero-initialised, 8.6."""
 
     def __init__(self, channels: int, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU,
-                 zero_init_compensation: bool = False):
+                 zero_init_compensation: bool = True):
         super().__init__()
         self.gate = nn.Sequential(conv1x1(channels, 2 * channels, bias=False), norm_layer(2 * channels), nn.Sigmoid())
         self.tir_to_rgb = conv1x1(channels, channels, bias=False)
@@ -137,7 +140,7 @@ class MDCFRSFusion(nn.Module):
     """The teacher's fusion (TF): MDC then FRS (a RECONSTRUCTION of MFNet's modules)."""
 
     def __init__(self, channels: int, norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU,
-                 zero_init_compensation: bool = False):
+                 zero_init_compensation: bool = True):
         super().__init__()
         self.mdc = ModalityDifferenceCompensation(channels, norm_layer, act_layer, zero_init_compensation)
         self.frs = FeatureReSelection(channels, act_layer)

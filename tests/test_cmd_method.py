@@ -217,3 +217,26 @@ def test_ddp_schedule_keeps_the_single_process_global_batch_and_steps():
     assert per_process_schedule(26, 26000, 2, scale_batch_with_processes=True) == (26, 500)
     with pytest.raises(ValueError, match='cannot be split'):
         per_process_schedule(2, 8, 4)
+
+
+def test_table2_targets_by_hand():
+    from rgbt.distill import distillation_targets
+    rgb, tir = torch.tensor([2.0, -1.0]), torch.tensor([3.0, 0.5])
+    product = torch.tensor([6.0, -0.5])
+    cases = {('afd', 2): (rgb + tir, rgb + tir), ('sed', 4): (product + rgb - tir, product + tir - rgb),
+             ('ced', 1): (product + rgb + tir,) * 2, ('scfd', 3): (product + rgb - tir, product + tir - rgb),
+             ('scfd', 4): (product + rgb + tir,) * 2}
+    for (kind, level), expected in cases.items():
+        for got, want in zip(distillation_targets(kind, level, rgb, tir), expected):
+            torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize('targets', ['afd', 'sed', 'ced'])
+def test_table2_settings_take_a_training_step(teacher, student, targets):
+    actor = distill_actor(teacher, cmd_student_origin(backbone_pretrained=False), use_mpsd=False, use_hfrd=False,
+                          scfd_targets=targets)
+    actor.train(True)
+    loss, stats = actor(make_batch())
+    loss.backward()
+    assert set(k for k in stats if k in ('Loss/scfd', 'Loss/mpsd_fus', 'Loss/hfrd')) == {'Loss/scfd'}
+    assert torch.isfinite(loss) and actor.net.distill.review_tir.abfs[0].conv1[0].weight.grad.abs().sum() > 0

@@ -19,22 +19,23 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..',
 
 import torch  # noqa: E402
 
-# name: (backbone, two streams, fusion, learning-rate role ('student': DiMP-18's, 'teacher': DiMP-50's))
+# name: (backbone, two streams, fusion, learning-rate role ('student': DiMP-18's, 'teacher': DiMP-50's));
+# 'tf_random': MDC's cross-modal projections randomly initialised (the teacher before the fix).
 VARIANTS = {
-    'teacher (R50 x2, MDC+FRS)': ('resnet50', True, 'tf', 'student'),
+    'teacher (R50 x2, MDC+FRS)': ('resnet50', True, 'tf_random', 'student'),
     'R50 x2, concat': ('resnet50', True, 'concat', 'student'),
     'R50 x1, concat': ('resnet50', False, 'concat', 'student'),
-    'R18 x2, MDC+FRS': ('resnet18', True, 'tf', 'student'),
+    'R18 x2, MDC+FRS': ('resnet18', True, 'tf_random', 'student'),
     'R18 x1, concat (Student-Origin)': ('resnet18', False, 'concat', 'student'),
-    'teacher, DiMP-50 learning rates': ('resnet50', True, 'tf', 'teacher'),
-    'teacher, MDC compensation zero-initialised': ('resnet50', True, 'tf_zero', 'student'),
+    'teacher, DiMP-50 learning rates': ('resnet50', True, 'tf_random', 'teacher'),
+    'teacher, MDC compensation zero-initialised': ('resnet50', True, 'tf', 'student'),
 }
 
 
 def build(backbone: str, two_stream: bool, fusion: str):
     from rgbt.nets import _build
-    fusion_kwargs = {'zero_init_compensation': True} if fusion == 'tf_zero' else {}
-    fusion = 'tf' if fusion == 'tf_zero' else fusion
+    fusion_kwargs = {'zero_init_compensation': False} if fusion == 'tf_random' else {}
+    fusion = 'tf' if fusion == 'tf_random' else fusion
     if backbone == 'resnet18':
         return _build('resnet18', two_stream, fusion, False, 1, 'basic', 256, fusion_kwargs, {})
     return _build('resnet50', two_stream, fusion, False, 0, 'bottleneck', 512, fusion_kwargs, {})

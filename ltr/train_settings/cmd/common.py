@@ -219,5 +219,5 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
                              alpha=settings.distill_alpha, beta=settings.distill_beta,
                              mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
                              hfrd_iterate=settings.hfrd_iterate,
-                             reduction=getattr(settings, 'distill_reduction', 'sum'), scfd_targets=scfd_targets)
+                             reduction=getattr(settings, 'distill_reduction', 'channel_sum'), scfd_targets=scfd_targets)
     return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')
