@@ -50,14 +50,17 @@ def cem(ft_rgb: torch.Tensor, ft_tir: torch.Tensor) -> torch.Tensor:
     return ft_rgb * ft_tir + (ft_rgb + ft_tir)
 
 
-SCFD_TARGETS = ('scfd', 'afd', 'sed', 'ced')
+SCFD_TARGETS = ('scfd', 'afd', 'sed', 'ced', 'reviewkd')
 
 
 def distillation_targets(kind: str, level: int, ft_rgb: torch.Tensor, ft_tir: torch.Tensor):
     """The teacher's targets (for the RGB and the TIR student features) at level 1-4.
 
     'scfd' (Eq. 3): SEM at levels 1-3, CEM at level 4. Table 2's variants, the same at every level:
-    'afd' element-wise addition rgb + tir, 'sed' SEM, 'ced' CEM."""
+    'afd' element-wise addition rgb + tir, 'sed' SEM, 'ced' CEM. 'reviewkd' (Table 4's ReviewKD baseline
+    on the one-stream student): each modality's own teacher features, no cross-modal interaction."""
+    if kind == 'reviewkd':
+        return ft_rgb, ft_tir
     if kind == 'afd':
         added = ft_rgb + ft_tir
         return added, added
@@ -146,13 +149,20 @@ class CMDDistillLoss(nn.Module):
             module docstring).
         scfd_targets: the teacher targets of SCFD, 'scfd' (Eq. 3) or Table 2's 'afd' / 'sed' / 'ced'
             (see distillation_targets).
+        fusion_layers: the levels of L_fus (layer2 and layer3; Table 4's FitNets: layer3 alone).
+        use_kd: Table 4's KD baseline for a response map: the student's final score map regressed
+            to the teacher's with a per-element MSE, weighted by beta (DiMP's scores are not class
+            logits, so Hinton's softened softmax has no direct counterpart; our reading).
     """
 
     def __init__(self, student_channels: Sequence[int], teacher_channels: Sequence[int], use_scfd: bool = True,
                  use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = 1e-3, beta: float = 100.0,
                  mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1,
-                 reduction: str = 'channel_sum', scfd_targets: str = 'scfd'):
+                 reduction: str = 'channel_sum', scfd_targets: str = 'scfd',
+                 fusion_layers: Sequence[str] = FUSED_LAYERS, use_kd: bool = False):
         super().__init__()
+        self.fusion_layers = tuple(fusion_layers)
+        self.use_kd = use_kd
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         if scfd_targets not in SCFD_TARGETS:
@@ -199,7 +209,7 @@ class CMDDistillLoss(nn.Module):
         student weights most; |L_lambda * w_nu - L_lambda * w_lambda|, averaged over samples, summed
         over levels."""
         fusion, penalty = 0.0, None
-        for layer in FUSED_LAYERS:
+        for layer in self.fusion_layers:
             target = teacher['fused'][layer]
             paths, weights = student['paths'].get(layer, ([], None))
             adapted = self.adapt(layer, [student['fused'][layer], *paths])
@@ -232,6 +242,9 @@ class CMDDistillLoss(nn.Module):
                 terms['mpsd_p'] = penalty
         if self.use_hfrd:
             terms['hfrd'] = self.hfrd(student_scores[self.hfrd_iterate], teacher_scores[self.hfrd_iterate], test_label)
-        feature_terms = sum(v for k, v in terms.items() if k != 'hfrd')
-        total = self.alpha * feature_terms + self.beta * terms.get('hfrd', 0.0)
+        if self.use_kd:
+            terms['kd'] = F.mse_loss(student_scores[-1], teacher_scores[-1])
+        response_terms = ('hfrd', 'kd')
+        feature_terms = sum(v for k, v in terms.items() if k not in response_terms)
+        total = self.alpha * feature_terms + self.beta * sum(terms.get(k, 0.0) for k in response_terms)
         return total, terms

@@ -144,6 +144,13 @@ def cmd_student_origin(backbone_pretrained: bool = True, **head_kwargs) -> RGBTD
 
 
 @model_constructor
+def cmd_student_two_stream(fusion: str = 'concat', backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
+    """Table 4's two-stream student: one ResNet18 per modality, `fusion` at layer2 and layer3 (concat
+    by default: our choice, the paper does not say), DiMP-18 heads. 31.5 M parameters (paper 31.6 M)."""
+    return _build('resnet18', True, fusion, backbone_pretrained, 1, 'basic', 256, {}, head_kwargs)
+
+
+@model_constructor
 def cmd_teacher(backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
     """The CMD teacher: two ResNet50 streams, MDC + FRS fusion (reconstructed, see rgbt.fusion) at
     layer2 and layer3, DiMP-50 heads."""

@@ -106,7 +106,8 @@ def test_hfrd_matches_equations_12_13():
     torch.testing.assert_close(loss.hfrd(student, teacher, label), expected)
 
 
-@pytest.mark.parametrize('reduction, per_sample_loss', [('sum', 0.5 * 36 * 0.25), ('mean', 0.25)])
+@pytest.mark.parametrize('reduction, per_sample_loss', [('sum', 0.5 * 36 * 0.25), ('channel_sum', 0.5 * 4 * 0.25),
+                                                        ('mean', 0.25)])
 def test_path_penalty_is_zero_when_the_student_picks_the_teachers_path(reduction, per_sample_loss):
     loss = CMDDistillLoss([4, 4, 4, 4], [4, 4, 4, 4], use_scfd=False, use_hfrd=False, reduction=reduction)
     for adapter in loss.fused_adapters.values():          # identity adapters for a hand-made case
@@ -120,7 +121,7 @@ def test_path_penalty_is_zero_when_the_student_picks_the_teachers_path(reduction
     assert loss.fusion_and_path_terms(agree, {'fused': fused})[1].item() == 0.0
     shifted = [p + 0.5 for p in paths]                       # path 0 closest, student prefers path 1
     disagree = {'paths': {l: (shifted, torch.tensor([[0.2, 0.7, 0.1]] * 2)) for l in fused}, 'fused': fused}
-    expected = 2 * per_sample_loss * (0.7 - 0.2)             # two levels; 36 elements of 0.5^2 per sample
+    expected = 2 * per_sample_loss * (0.7 - 0.2)             # two levels; 4 x 9 elements of 0.5^2 per sample
     assert loss.fusion_and_path_terms(disagree, {'fused': fused})[1].item() == pytest.approx(expected, rel=1e-6)
 
 
@@ -170,26 +171,35 @@ def test_distillation_loss_falls_on_a_fixed_batch(teacher, student):
         optimizer.step()
         history.append(stats)
     mean = lambda key, part: sum(h[key] for h in part) / len(part)  # noqa: E731
-    assert mean('Loss/distill', history[-5:]) < 0.6 * mean('Loss/distill', history[:5])
-    for key in ('Loss/scfd', 'Loss/mpsd_fus', 'Loss/hfrd'):
-        assert history[-1][key] < history[0][key], key
+    # A random ResNet50 teacher's features are large (SCFD ~ 9e4 under the default channel_sum), so
+    # the ABF chains fit them slowly; the fused-feature and response terms fall fast.
+    assert mean('Loss/distill', history[-5:]) < 0.95 * mean('Loss/distill', history[:5])
+    assert history[-1]['Loss/scfd'] < 0.95 * history[0]['Loss/scfd']
+    assert history[-1]['Loss/mpsd_fus'] < 0.8 * history[0]['Loss/mpsd_fus']
+    assert history[-1]['Loss/hfrd'] < 0.6 * history[0]['Loss/hfrd']
 
 
-def test_feature_loss_reduction_follows_fitnets_by_default():
-    """l(.) = 1/2 ||u - r(v)||^2 per sample (a brute-force double loop), averaged over the batch;
-    'mean' is the per-element mean."""
+def test_feature_loss_reductions_against_a_brute_force_loop():
+    """'sum' = 1/2 ||u - r(v)||^2 per sample (FitNets), 'channel_sum' = 1/2 sum over channels and mean
+    over positions (the default), 'mean' = per element; each averaged over the batch."""
     from rgbt.distill import feature_mse
     torch.manual_seed(0)
     a, b = torch.randn(3, 4, 2, 5, dtype=torch.float64), torch.randn(3, 4, 2, 5, dtype=torch.float64)
-    per_sample = []
+    sums = []
     for n in range(3):
         total = 0.0
-        for value_a, value_b in zip(a[n].flatten().tolist(), b[n].flatten().tolist()):
-            total += (value_a - value_b) ** 2
-        per_sample.append(0.5 * total)
-    assert feature_mse(a, b).item() == pytest.approx(sum(per_sample) / 3, rel=1e-12)
-    assert feature_mse(a, b, 'mean').item() == pytest.approx(sum(per_sample) * 2 / a.numel(), rel=1e-12)
-    assert torch.autograd.gradcheck(lambda x, y: feature_mse(x, y), (a.requires_grad_(), b.requires_grad_()))
+        for c in range(4):
+            for y in range(2):
+                for x in range(5):
+                    total += (a[n, c, y, x].item() - b[n, c, y, x].item()) ** 2
+        sums.append(total)
+    assert feature_mse(a, b, 'sum').item() == pytest.approx(sum(0.5 * t for t in sums) / 3, rel=1e-12)
+    assert feature_mse(a, b, 'channel_sum').item() == pytest.approx(sum(0.5 * t / 10 for t in sums) / 3, rel=1e-12)
+    assert feature_mse(a, b).item() == feature_mse(a, b, 'channel_sum').item()
+    assert feature_mse(a, b, 'mean').item() == pytest.approx(sum(t / 40 for t in sums) / 3, rel=1e-12)
+    for reduction in ('sum', 'channel_sum', 'mean'):
+        x, y = a.clone().requires_grad_(), b.clone().requires_grad_()
+        assert torch.autograd.gradcheck(lambda u, v: feature_mse(u, v, reduction), (x, y))
     with pytest.raises(ValueError, match='reduction'):
         CMDDistillLoss([1] * 4, [1] * 4, reduction='median')
 
@@ -225,13 +235,13 @@ def test_table2_targets_by_hand():
     product = torch.tensor([6.0, -0.5])
     cases = {('afd', 2): (rgb + tir, rgb + tir), ('sed', 4): (product + rgb - tir, product + tir - rgb),
              ('ced', 1): (product + rgb + tir,) * 2, ('scfd', 3): (product + rgb - tir, product + tir - rgb),
-             ('scfd', 4): (product + rgb + tir,) * 2}
+             ('scfd', 4): (product + rgb + tir,) * 2, ('reviewkd', 2): (rgb, tir)}
     for (kind, level), expected in cases.items():
         for got, want in zip(distillation_targets(kind, level, rgb, tir), expected):
             torch.testing.assert_close(got, want)
 
 
-@pytest.mark.parametrize('targets', ['afd', 'sed', 'ced'])
+@pytest.mark.parametrize('targets', ['afd', 'sed', 'ced', 'reviewkd'])
 def test_table2_settings_take_a_training_step(teacher, student, targets):
     actor = distill_actor(teacher, cmd_student_origin(backbone_pretrained=False), use_mpsd=False, use_hfrd=False,
                           scfd_targets=targets)
@@ -240,3 +250,24 @@ def test_table2_settings_take_a_training_step(teacher, student, targets):
     loss.backward()
     assert set(k for k in stats if k in ('Loss/scfd', 'Loss/mpsd_fus', 'Loss/hfrd')) == {'Loss/scfd'}
     assert torch.isfinite(loss) and actor.net.distill.review_tir.abfs[0].conv1[0].weight.grad.abs().sum() > 0
+
+
+def test_table4_two_stream_student_kd_and_fitnets_terms(teacher):
+    from rgbt.nets import cmd_student_two_stream
+    torch.manual_seed(0)
+    two_stream = cmd_student_two_stream(backbone_pretrained=False)
+    assert two_stream.two_stream and count(two_stream) == pytest.approx(31.6e6, rel=0.01)
+    kd = CMDDistillLoss([1] * 4, [1] * 4, use_scfd=False, use_mpsd=False, use_hfrd=False, use_kd=True, beta=2.0)
+    student_scores, teacher_scores = [torch.zeros(2, 3)], [torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 3.0]])]
+    total, terms = kd({}, {}, student_scores, teacher_scores, None)
+    assert terms['kd'].item() == pytest.approx(14 / 6) and total.item() == pytest.approx(2.0 * 14 / 6)
+    for settings in (dict(use_kd=True, use_scfd=False, use_mpsd=False, use_hfrd=False),
+                     dict(use_scfd=False, use_mpsd=True, use_hfrd=False, fusion_layers=('layer3',)),
+                     dict(use_scfd=True, use_mpsd=False, use_hfrd=False, scfd_targets='reviewkd')):
+        actor = distill_actor(teacher, two_stream, **settings)
+        actor.train(True)
+        loss, stats = actor(make_batch())
+        loss.backward()
+        assert torch.isfinite(loss), settings
+    fitnets = actor = distill_actor(teacher, two_stream, use_scfd=False, use_hfrd=False, fusion_layers=('layer3',))
+    assert fitnets.net.distill.fusion_layers == ('layer3',)

@@ -6,7 +6,8 @@ from pytracking.utils.params import TrackerParams
 # tracker name -> the training setting whose checkpoint is its network when no network file is found
 TRAINING_SETTINGS = {'cmd_student': 'student_distill', 'cmd_teacher': 'teacher'}
 # tracker name -> the network builders (rgbt.nets) its parameters are tuned for
-NETWORK_KINDS = {'cmd_student': ('cmd_student', 'cmd_student_origin'), 'cmd_teacher': ('cmd_teacher',)}
+NETWORK_KINDS = {'cmd_student': ('cmd_student', 'cmd_student_origin', 'cmd_student_two_stream'),
+                 'cmd_teacher': ('cmd_teacher',)}
 
 
 def make_parameters(tracker_name: str, default_dataset: str, **overrides) -> TrackerParams:

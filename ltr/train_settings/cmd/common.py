@@ -10,7 +10,7 @@ Profiles (environment variable CMD_PROFILE):
 import logging
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -197,19 +197,24 @@ def report_parameters(settings, net: nn.Module, paper_params_m: Optional[float])
 
 
 def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: bool, use_hfrd: bool,
-                            scfd_targets: str = 'scfd', paper_params_m: Optional[float] = None) -> Dict:
+                            scfd_targets: str = 'scfd', paper_params_m: Optional[float] = None,
+                            two_stream: bool = False, fusion_layers: Sequence[str] = ('layer2', 'layer3'),
+                            use_kd: bool = False) -> Dict:
     """A student distilled from the trained teacher with the chosen CMD terms.
 
-    `scfd_targets`: SCFD's teacher targets ('scfd', or Table 2's 'afd' / 'sed' / 'ced'). With
-    `use_mpsd`, L_fus applies to any fusion module; L_p only where the fusion has MPSD's paths."""
+    `scfd_targets`: SCFD's teacher targets ('scfd', Table 2's 'afd' / 'sed' / 'ced', Table 4's
+    'reviewkd'). With `use_mpsd`, L_fus applies to any fusion module (at `fusion_layers`); L_p only
+    where the fusion has MPSD's paths. `two_stream`: Table 4's two-ResNet18 student. `use_kd`: Table
+    4's response KD."""
     from ltr.actors import CMDDistillActor, CMDTrainingNet
     from ltr.admin.loading import load_network
     from ltr.models.backbone.resnet import LAYER_CHANNELS
     from rgbt.distill import CMDDistillLoss
-    from rgbt.nets import DISTILL_LAYERS, cmd_student, init_from_dimp
+    from rgbt.nets import DISTILL_LAYERS, cmd_student, cmd_student_two_stream, init_from_dimp
     configure(settings, 'student')
     teacher, _ = load_network(find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
-    student = cmd_student(fusion=fusion, **net_kwargs(settings))
+    build = cmd_student_two_stream if two_stream else cmd_student
+    student = build(fusion=fusion, **net_kwargs(settings))
     report_parameters(settings, student, paper_params_m)
     if settings.dimp_init:
         init_from_dimp(student, settings.dimp_init)
@@ -219,5 +224,6 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
                              alpha=settings.distill_alpha, beta=settings.distill_beta,
                              mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
                              hfrd_iterate=settings.hfrd_iterate,
-                             reduction=getattr(settings, 'distill_reduction', 'channel_sum'), scfd_targets=scfd_targets)
+                             reduction=getattr(settings, 'distill_reduction', 'channel_sum'), scfd_targets=scfd_targets,
+                             fusion_layers=fusion_layers, use_kd=use_kd)
     return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')

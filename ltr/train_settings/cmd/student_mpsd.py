@@ -3,5 +3,6 @@ from ltr.train_settings.cmd import common
 
 
 def run(settings):
-    settings.description = 'Student with MPSD fusion and the MPSD loss only (L_original + alpha (L_fus + L_p)); not a row of the paper'
-    return common.train_distilled_student(settings, fusion='mpsd', use_scfd=False, use_mpsd=True, use_hfrd=False)
+    settings.description = 'Student with MPSD fusion and the MPSD loss only'
+    return common.train_distilled_student(settings, fusion='mpsd', use_scfd=False, use_mpsd=True,
+                                          use_hfrd=False)

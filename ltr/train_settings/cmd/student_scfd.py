@@ -3,6 +3,6 @@ from ltr.train_settings.cmd import common
 
 
 def run(settings):
-    settings.description = 'Student + SCFD (Table 1, row 2): concat fusion; losses L_original + alpha SCFD'
-    return common.train_distilled_student(settings, fusion='concat', use_scfd=True, use_mpsd=False, use_hfrd=False,
-                                         paper_params_m=19.8)
+    settings.description = 'Student + SCFD (Table 1, row 2)'
+    return common.train_distilled_student(settings, fusion='concat', use_scfd=True, use_mpsd=False,
+                                          use_hfrd=False, paper_params_m=19.8)

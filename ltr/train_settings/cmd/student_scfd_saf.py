@@ -5,6 +5,6 @@ from ltr.train_settings.cmd import common
 
 
 def run(settings):
-    settings.description = "Student + SCFD with SAF fusion (Table 3): L_original + alpha (SCFD + L_fus); L_p needs MPSD's paths, so"
-    return common.train_distilled_student(settings, fusion='saf', use_scfd=True, use_mpsd=True, use_hfrd=False,
-                                         paper_params_m=19.9)
+    settings.description = 'Student + SCFD with SAF fusion (Table 3)'
+    return common.train_distilled_student(settings, fusion='saf', use_scfd=True, use_mpsd=True,
+                                          use_hfrd=False, paper_params_m=19.9)

@@ -5,6 +5,6 @@ from ltr.train_settings.cmd import common
 
 
 def run(settings):
-    settings.description = "Student + SCFD with the teacher's fusion TF (Table 3): L_original + alpha (SCFD + L_fus); no L_p"
+    settings.description = "Student + SCFD with the teacher's fusion TF (Table 3)"
     return common.train_distilled_student(settings, fusion='tf', use_scfd=True, use_mpsd=True, use_hfrd=False,
-                                         paper_params_m=25.9)
+                                          paper_params_m=25.9)
