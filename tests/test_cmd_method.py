@@ -271,3 +271,14 @@ def test_table4_two_stream_student_kd_and_fitnets_terms(teacher):
         assert torch.isfinite(loss), settings
     fitnets = actor = distill_actor(teacher, two_stream, use_scfd=False, use_hfrd=False, fusion_layers=('layer3',))
     assert fitnets.net.distill.fusion_layers == ('layer3',)
+
+
+def test_equation_14_assembles_the_terms_with_alpha_and_beta(teacher, student):
+    actor = distill_actor(teacher, student, alpha=0.01, beta=7.0)
+    actor.train(True)
+    loss, stats = actor(make_batch(seed=4))
+    expected = stats['Loss/original'] + 0.01 * (stats['Loss/scfd'] + stats['Loss/mpsd_fus'] + stats['Loss/mpsd_p']) \
+        + 7.0 * stats['Loss/hfrd']
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert stats['Loss/original'] == pytest.approx(stats['Loss/iou'] + stats['Loss/target_clf'] + stats['Loss/test_init_clf']
+                                                   + stats['Loss/test_iter_clf'], rel=1e-5)
