@@ -17,6 +17,7 @@ import cv2  # noqa: E402
 import torch  # noqa: E402
 
 from ltr.admin.settings import Settings  # noqa: E402
+from rgbt.distill import DEFAULT_REDUCTION, REDUCTIONS  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -32,7 +33,7 @@ def parse_args(argv=None):
     parser.add_argument('--scale-batch-with-processes', action='store_true',
                         help='under torchrun, each process takes the whole batch (default: the batch is split '
                              'over the processes, keeping the single-process global batch and steps)')
-    parser.add_argument('--distill-reduction', choices=('sum', 'channel_sum', 'mean'), default='channel_sum',
+    parser.add_argument('--distill-reduction', choices=REDUCTIONS, default=DEFAULT_REDUCTION,
                         help="l(.) of SCFD/MPSD: 'sum' = FitNets' 1/2 sum per sample, 'channel_sum' = sum over "
                              "channels and mean over positions (default), 'mean' = per element (rgbt/distill.py)")
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')

@@ -12,11 +12,10 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 import numpy as np  # noqa: E402
 
 from ltr.admin.atomic import atomic_savetxt  # noqa: E402
-from ltr.data.processing_utils import invalid_box_reason  # noqa: E402
 from pytracking.evaluation.data import Sequence  # noqa: E402
 from pytracking.evaluation.running import set_num_threads  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
-from rgbt.benchmarks import list_frames  # noqa: E402
+from rgbt.benchmarks import invalid_box_reason, list_frames  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -41,7 +40,7 @@ def main(argv=None) -> int:
         init = np.array([float(v) for v in args.init.split(',')], dtype=np.float64)
     except ValueError:
         init = np.zeros(0)
-    reason = invalid_box_reason(init) if init.size else "it is not four comma-separated numbers"
+    reason = invalid_box_reason(init)
     if reason is not None:
         parser.error(f"--init must be x,y,w,h with positive w and h, got {args.init!r}: {reason}")
     gt = np.tile(init, (len(rgb), 1))

@@ -96,6 +96,25 @@ def read_boxes(path: PathLike, columns: Sequence[int] = (4,)) -> np.ndarray:
     return _parse_rows_slowly(path, lines, columns)
 
 
+def valid_box_mask(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) [x, y, w, h] -> (N,) bool: four finite values with a positive width and height, the one
+    rule for a box that marks a visible target (in training) and can start tracking."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.all(np.isfinite(boxes), axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+
+def invalid_box_reason(box) -> Optional[str]:
+    """Why `box` ([x, y, w, h]) cannot start tracking (see valid_box_mask), or None when it can."""
+    values = np.asarray(box, dtype=np.float64).reshape(-1)
+    if values.shape != (4,):
+        return f"it has {values.size} values, not 4 (x, y, w, h)"
+    if valid_box_mask(values)[0]:
+        return None
+    if not np.all(np.isfinite(values)):
+        return "it has a non-finite value"
+    return "its width and height must be positive"
+
+
 def corners_to_ltwh(corners: np.ndarray) -> np.ndarray:
     """(N, 4) [x1, y1, x2, y2] -> [x, y, w, h] with w = x2 - x1 (GTOT convention, no +1)."""
     return np.concatenate((corners[:, :2], corners[:, 2:4] - corners[:, :2]), axis=1)
@@ -140,9 +159,9 @@ class RGBTSequence:
         return self.gt_rgb[0]
 
     def target_visible(self, modality: str = 'rgb') -> np.ndarray:
-        """(N,) bool: the box has positive width and height (zero boxes mark an absent target)."""
-        boxes = self.gt_rgb if modality == 'rgb' else self.gt_tir
-        return (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+        """(N,) bool: the box is finite with positive width and height (zero boxes mark an absent
+        target); see valid_box_mask."""
+        return valid_box_mask(self.gt_rgb if modality == 'rgb' else self.gt_tir)
 
 
 def _natural_key(name: str):

@@ -114,9 +114,10 @@ class ReviewChain(nn.Module):
 
 
 REDUCTIONS = ('sum', 'channel_sum', 'mean')
+DEFAULT_REDUCTION = 'channel_sum'          # measured choice, see the module docstring
 
 
-def per_sample_mse(student: torch.Tensor, target: torch.Tensor, reduction: str = 'channel_sum') -> torch.Tensor:
+def per_sample_mse(student: torch.Tensor, target: torch.Tensor, reduction: str = DEFAULT_REDUCTION) -> torch.Tensor:
     """l(.) per sample, (N, C, H, W) -> (N,): 'sum' = 1/2 sum of squared differences over channels and
     positions (FitNets [21]); 'channel_sum' = 1/2 sum over channels, mean over positions; 'mean' =
     mean over channels and positions."""
@@ -130,7 +131,7 @@ def per_sample_mse(student: torch.Tensor, target: torch.Tensor, reduction: str =
     raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def feature_mse(student: torch.Tensor, target: torch.Tensor, reduction: str = 'channel_sum') -> torch.Tensor:
+def feature_mse(student: torch.Tensor, target: torch.Tensor, reduction: str = DEFAULT_REDUCTION) -> torch.Tensor:
     """l(.) of Eqs. 3 and 7, averaged over the batch."""
     return per_sample_mse(student, target, reduction).mean()
 
@@ -158,7 +159,7 @@ class CMDDistillLoss(nn.Module):
     def __init__(self, student_channels: Sequence[int], teacher_channels: Sequence[int], use_scfd: bool = True,
                  use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = 1e-3, beta: float = 100.0,
                  mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1,
-                 reduction: str = 'channel_sum', scfd_targets: str = 'scfd',
+                 reduction: str = DEFAULT_REDUCTION, scfd_targets: str = 'scfd',
                  fusion_layers: Sequence[str] = FUSED_LAYERS, use_kd: bool = False):
         super().__init__()
         self.fusion_layers = tuple(fusion_layers)

@@ -114,14 +114,23 @@ class RGBTDiMPnet(nn.Module):
         return scores, iou, {'rgb': rgb_feats, 'tir': tir_feats, 'fused': fused, 'paths': paths}
 
 
-def _build(backbone_name: str, two_stream: bool, fusion: str, backbone_pretrained: bool, clf_feat_blocks: int,
-           clf_feat_block: str, out_feature_dim: int, fusion_kwargs: dict, head_kwargs: dict) -> RGBTDiMPnet:
+# The classification feature head of each backbone, as in DiMP-18 / DiMP-50:
+# (residual blocks, block type, output channels).
+CLASSIFIER_HEADS = {'resnet18': (1, 'basic', 256), 'resnet50': (0, 'bottleneck', 512)}
+
+
+def build_rgbt_dimpnet(backbone_name: str, two_stream: bool, fusion: str, backbone_pretrained: bool = False,
+                       fusion_kwargs: Optional[dict] = None, **head_kwargs) -> RGBTDiMPnet:
+    """An RGBTDiMPnet of any backbone / stream count / fusion with the DiMP heads of its backbone: what
+    the registered builders below are made of (checkpoints name those), also used by diagnostics."""
+    clf_feat_blocks, clf_feat_block, out_feature_dim = CLASSIFIER_HEADS[backbone_name]
     make_backbone = getattr(backbones, backbone_name)
     dims = backbones.LAYER_CHANNELS[backbone_name]
     kwargs = dict(TRAINED_HEAD_KWARGS, **head_kwargs)
     classifier, bb_regressor = dimp_heads(dims, clf_feat_blocks=clf_feat_blocks, clf_feat_block=clf_feat_block,
                                           out_feature_dim=out_feature_dim, **kwargs)
-    fusion_modules = nn.ModuleDict({layer: create_fusion(fusion, dims[layer], **fusion_kwargs) for layer in FUSED_LAYERS})
+    fusion_modules = nn.ModuleDict({layer: create_fusion(fusion, dims[layer], **(fusion_kwargs or {}))
+                                    for layer in FUSED_LAYERS})
     return RGBTDiMPnet(make_backbone(pretrained=backbone_pretrained), fusion_modules, classifier, bb_regressor,
                        make_backbone(pretrained=backbone_pretrained) if two_stream else None,
                        classification_layer=kwargs['classification_layer'])
@@ -134,27 +143,27 @@ def cmd_student(fusion: str = 'mpsd', backbone_pretrained: bool = True, fusion_g
     layer2 and layer3, DiMP-18 heads. 'mpsd' is the CMD student (19.9 M parameters), 'concat'
     Student-Origin (19.8 M). `fusion_gate`: softmax or sigmoid in MPSD's spatial attention (Eq. 5)."""
     fusion_kwargs = {'gate': fusion_gate} if fusion in ('mpsd', 'saf') else {}
-    return _build('resnet18', False, fusion, backbone_pretrained, 1, 'basic', 256, fusion_kwargs, head_kwargs)
+    return build_rgbt_dimpnet('resnet18', False, fusion, backbone_pretrained, fusion_kwargs, **head_kwargs)
 
 
 @model_constructor
 def cmd_student_origin(backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
     """Student-Origin: the student with concatenation + 1x1 conv fusion."""
-    return _build('resnet18', False, 'concat', backbone_pretrained, 1, 'basic', 256, {}, head_kwargs)
+    return build_rgbt_dimpnet('resnet18', False, 'concat', backbone_pretrained, **head_kwargs)
 
 
 @model_constructor
 def cmd_student_two_stream(fusion: str = 'concat', backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
     """Table 4's two-stream student: one ResNet18 per modality, `fusion` at layer2 and layer3 (concat
     by default: our choice, the paper does not say), DiMP-18 heads. 31.5 M parameters (paper 31.6 M)."""
-    return _build('resnet18', True, fusion, backbone_pretrained, 1, 'basic', 256, {}, head_kwargs)
+    return build_rgbt_dimpnet('resnet18', True, fusion, backbone_pretrained, **head_kwargs)
 
 
 @model_constructor
 def cmd_teacher(backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
     """The CMD teacher: two ResNet50 streams, MDC + FRS fusion (reconstructed, see rgbt.fusion) at
     layer2 and layer3, DiMP-50 heads."""
-    return _build('resnet50', True, 'tf', backbone_pretrained, 0, 'bottleneck', 512, {}, head_kwargs)
+    return build_rgbt_dimpnet('resnet50', True, 'tf', backbone_pretrained, **head_kwargs)
 
 
 def init_from_dimp(net: RGBTDiMPnet, path: str, allow_legacy_pickle: bool = False) -> None:

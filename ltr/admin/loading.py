@@ -139,7 +139,7 @@ def load_checkpoint_file(path: Union[str, Path], allow_legacy_pickle: bool = Fal
     does not hold a dict."""
     check_checkpoint_container(path)
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        checkpoint = _torch_load(path, map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if not allow_legacy_pickle:
             raise CheckpointError(
@@ -147,18 +147,21 @@ def load_checkpoint_file(path: Union[str, Path], allow_legacy_pickle: bool = Fal
                 f"execute code from the file; if you trust it, pass allow_legacy_pickle=True "
                 f"(tracker parameter `allow_legacy_pickle`).") from err
         _logger.warning("loading %s with the legacy pickle loader (allow_legacy_pickle=True)", path)
-        checkpoint = _load_or_explain(path, map_location, weights_only=False, pickle_module=_LegacyPickleModule)
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"{path} is a damaged checkpoint and cannot be read: {err}") from err
+        checkpoint = _torch_load(path, map_location, damaged=_DAMAGED + (pickle.UnpicklingError,),
+                                 weights_only=False, pickle_module=_LegacyPickleModule)
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a checkpoint dict")
     return checkpoint
 
 
-def _load_or_explain(path, map_location, **load_kwargs):
+_DAMAGED = (RuntimeError, EOFError, OSError)     # what torch.load raises on a file it cannot read
+
+
+def _torch_load(path, map_location, damaged=_DAMAGED, **load_kwargs):
+    """torch.load, with the errors of a damaged file (`damaged`) turned into a CheckpointError."""
     try:
         return torch.load(path, map_location=map_location, **load_kwargs)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+    except damaged as err:
         raise CheckpointError(f"{path} is a damaged checkpoint and cannot be read: {err}") from err
 
 

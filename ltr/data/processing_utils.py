@@ -1,6 +1,6 @@
 """Geometry helpers of the training data processing (DiMP: crops, labels)."""
 import math
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -116,15 +116,3 @@ def perturb_box(box: torch.Tensor, min_iou: float, sigma_factor, rng, max_tries:
         std *= 0.9
     return proposal, iou
 
-
-def invalid_box_reason(box) -> Optional[str]:
-    """Why `box` ([x, y, w, h]) cannot start tracking, or None when it can: four finite values with a
-    positive width and height."""
-    values = np.asarray(box, dtype=np.float64).reshape(-1)
-    if values.shape != (4,):
-        return f"it has {values.size} values, not 4 (x, y, w, h)"
-    if not np.all(np.isfinite(values)):
-        return "it has a non-finite value"
-    if values[2] <= 0 or values[3] <= 0:
-        return "its width and height must be positive"
-    return None

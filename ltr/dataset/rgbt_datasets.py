@@ -54,7 +54,7 @@ class RGBTVideoDataset:
     def get_sequence_info(self, seq_id: int) -> Dict[str, torch.Tensor]:
         sequence = self._sequence(seq_id)
         bbox = torch.tensor(sequence.gt_rgb, dtype=torch.float32)
-        valid = torch.isfinite(bbox).all(dim=1) & (bbox[:, 2] > 0) & (bbox[:, 3] > 0)
+        valid = torch.from_numpy(sequence.target_visible('rgb'))
         return {'bbox': bbox, 'bbox_tir': torch.tensor(sequence.gt_tir, dtype=torch.float32),
                 'valid': valid, 'visible': valid.clone()}
 

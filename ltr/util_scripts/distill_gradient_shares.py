@@ -18,6 +18,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..',
 
 import torch  # noqa: E402
 
+from rgbt.distill import REDUCTIONS  # noqa: E402
+
 TERMS = ('L_original', 'SCFD', 'L_fus', 'L_p', 'HFRD')
 
 
@@ -84,8 +86,7 @@ def main(argv=None):
     parser.add_argument('--student', default=None, help='student checkpoint (default: a fresh cmd_student)')
     parser.add_argument('--crop', type=int, default=288)
     parser.add_argument('--batches', type=int, default=4)
-    parser.add_argument('--reduction', nargs='+', default=['sum', 'channel_sum', 'mean'],
-                        choices=('sum', 'channel_sum', 'mean'))
+    parser.add_argument('--reduction', nargs='+', default=list(REDUCTIONS), choices=REDUCTIONS)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None)
     args = parser.parse_args(argv)

@@ -33,12 +33,10 @@ VARIANTS = {
 
 
 def build(backbone: str, two_stream: bool, fusion: str):
-    from rgbt.nets import _build
+    from rgbt.nets import build_rgbt_dimpnet
     fusion_kwargs = {'zero_init_compensation': False} if fusion == 'tf_random' else {}
     fusion = 'tf' if fusion == 'tf_random' else fusion
-    if backbone == 'resnet18':
-        return _build('resnet18', two_stream, fusion, False, 1, 'basic', 256, fusion_kwargs, {})
-    return _build('resnet50', two_stream, fusion, False, 0, 'bottleneck', 512, fusion_kwargs, {})
+    return build_rgbt_dimpnet(backbone, two_stream, fusion, fusion_kwargs=fusion_kwargs)
 
 
 def run_variant(name: str, batches, seed: int) -> dict:

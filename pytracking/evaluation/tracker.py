@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from ltr.data.image_loader import read_frame_pair
-from ltr.data.processing_utils import invalid_box_reason
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.environment import env_settings
 from pytracking.features.preprocessing import numpy_to_torch
+from rgbt.benchmarks import invalid_box_reason
 
 
 def load_parameters(name: str, parameter_name: str):

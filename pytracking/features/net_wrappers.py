@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ltr.admin.loading import WrongNetworkError, checkpoint_path, load_network
+from ltr.admin.loading import WrongNetworkError, check_network_kind, checkpoint_path, load_network
 from pytracking.evaluation.environment import env_settings
 
 
@@ -55,13 +55,13 @@ class NetworkFile:
     def _load(self):
         if self._net is None:
             path = self.resolve()
-            try:
-                self._net, self._checkpoint = load_network(path, allow_legacy_pickle=self.allow_legacy_pickle,
-                                                           expected_kind=self.expected_kind,
-                                                           role=self.file_name.split('.')[0] + ' network')
-            except WrongNetworkError as err:
-                warnings.warn(f"{err}; tracking with it anyway", stacklevel=2)
-                self._net, self._checkpoint = load_network(path, allow_legacy_pickle=self.allow_legacy_pickle)
+            self._net, self._checkpoint = load_network(path, allow_legacy_pickle=self.allow_legacy_pickle)
+            if self.expected_kind is not None:
+                try:
+                    check_network_kind(self._checkpoint, path, self.expected_kind,
+                                       self.file_name.split('.')[0] + ' network')
+                except WrongNetworkError as err:
+                    warnings.warn(f"{err}; tracking with it anyway", stacklevel=2)
             self._net.eval()
         return self._net
 

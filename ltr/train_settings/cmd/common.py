@@ -198,19 +198,19 @@ def report_parameters(settings, net: nn.Module, paper_params_m: Optional[float])
 
 def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: bool, use_hfrd: bool,
                             scfd_targets: str = 'scfd', paper_params_m: Optional[float] = None,
-                            two_stream: bool = False, fusion_layers: Sequence[str] = ('layer2', 'layer3'),
+                            two_stream: bool = False, fusion_layers: Optional[Sequence[str]] = None,
                             use_kd: bool = False) -> Dict:
     """A student distilled from the trained teacher with the chosen CMD terms.
 
     `scfd_targets`: SCFD's teacher targets ('scfd', Table 2's 'afd' / 'sed' / 'ced', Table 4's
     'reviewkd'). With `use_mpsd`, L_fus applies to any fusion module (at `fusion_layers`); L_p only
-    where the fusion has MPSD's paths. `two_stream`: Table 4's two-ResNet18 student. `use_kd`: Table
+    where the fusion has MPSD's paths (default levels: layer2 and layer3). `two_stream`: Table 4's two-ResNet18 student. `use_kd`: Table
     4's response KD."""
     from ltr.actors import CMDDistillActor, CMDTrainingNet
     from ltr.admin.loading import load_network
     from ltr.models.backbone.resnet import LAYER_CHANNELS
-    from rgbt.distill import CMDDistillLoss
-    from rgbt.nets import DISTILL_LAYERS, cmd_student, cmd_student_two_stream, init_from_dimp
+    from rgbt.distill import DEFAULT_REDUCTION, CMDDistillLoss
+    from rgbt.nets import DISTILL_LAYERS, FUSED_LAYERS, cmd_student, cmd_student_two_stream, init_from_dimp
     configure(settings, 'student')
     teacher, _ = load_network(find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     build = cmd_student_two_stream if two_stream else cmd_student
@@ -224,6 +224,6 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
                              alpha=settings.distill_alpha, beta=settings.distill_beta,
                              mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
                              hfrd_iterate=settings.hfrd_iterate,
-                             reduction=getattr(settings, 'distill_reduction', 'channel_sum'), scfd_targets=scfd_targets,
-                             fusion_layers=fusion_layers, use_kd=use_kd)
+                             reduction=getattr(settings, 'distill_reduction', DEFAULT_REDUCTION),
+                             scfd_targets=scfd_targets, fusion_layers=fusion_layers or FUSED_LAYERS, use_kd=use_kd)
     return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')
