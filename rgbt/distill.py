@@ -23,8 +23,9 @@ Choices where the paper is silent (each a setting of CMDDistillLoss):
   under 'mean' every feature term is below 0.1% (inert); 'channel_sum' keeps L_original at 81%
   with L_fus 3%, L_p 9% and HFRD 6%, but leaves SCFD at 0.2%. None of the three makes every
   term act at the paper's alpha; 'channel_sum' is the default because it is the only one where
-  L_original stays the main term and the MPSD and HFRD terms act. HFRD's r(.) is "the L2 loss" of
-  DiMP's label regression: a per-element mean, whatever `reduction` says.
+  L_original stays the main term and the MPSD and HFRD terms act.
+- HFRD's r(.) is "the L_2 loss function [5]" ([5] is ATOM); we take a per-element mean, whatever
+  `reduction` says.
 - The student's fused features (128 / 256 channels) are compared with the teacher's (512 / 1024)
   through one 1x1 convolution per level (training only, no BatchNorm: batch statistics would make
   it a different function for each input), applied to the fused feature and to each MPSD path in
