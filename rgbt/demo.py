@@ -1,6 +1,6 @@
 """The embedded default: CMD end to end on the synthetic RGB-T benchmark, in one command.
 
-    python -m rgbt.demo [--minutes 15] [--out DIR] [--device auto|cpu|cuda] [--fresh]
+    python -m rgbt.demo [--minutes 15] [--seed 0] [--out DIR] [--device auto|cpu|cuda] [--fresh]
 
 1. generates the synthetic benchmark (train and test splits);
 2. trains the teacher, Student-Origin and the CMD student (student_distill, from that teacher) with
@@ -53,13 +53,13 @@ def training_iterations(minutes: float, device: str):
     return teacher, student
 
 
-def train_all(out: Path, minutes: float, device: str) -> None:
+def train_all(out: Path, minutes: float, device: str, seed: int = 0) -> None:
     from rgbt.experiments import train_setting
     teacher, student = training_iterations(minutes, device)
     for setting in ('teacher', 'student', 'student_distill'):
         iterations = teacher if setting == 'teacher' else student
         stage(f"training {setting}: {iterations} iterations in {EPOCHS} epochs")
-        train_setting(out, setting, iterations, device, seed=0, epochs=EPOCHS)
+        train_setting(out, setting, iterations, device, seed=seed, epochs=EPOCHS)
 
 
 def track_all(out: Path, device: str):
@@ -111,7 +111,7 @@ def image_strip(sequence, folders, path: Path, columns: int = 4) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate((legend, strip), axis=0), cv2.COLOR_RGB2BGR))
 
 
-def write_report(out: Path, sequences, folders, minutes: float, started: float, device: str) -> Path:
+def write_report(out: Path, sequences, folders, minutes: float, started: float, device: str, seed: int = 0) -> Path:
     from ltr.admin.loading import checkpoint_path, load_network
     from rgbt.experiments import checkpoint_dir
     from pytracking.analysis import evaluate_folders, plot_results
@@ -134,7 +134,7 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
               f" ({distilled[3]:.1f} vs {origin[3]:.1f})."
     text = [f"# CMD-RGBT demo report", '',
             f"Synthetic RGB-T benchmark, test split: {len(evaluation.sequence_names)} sequences, "
-            f"{evaluation.trackers[rows[0][0]]['frames']} frames. Budget {minutes:g} min on {device}; "
+            f"{evaluation.trackers[rows[0][0]]['frames']} frames. Budget {minutes:g} min on {device}, training seed {seed}; "
             f"this run took {(time.time() - started) / 60:.1f} min. Networks trained from random "
             f"initialisation (no ImageNet weights) at 128x128 crops, so absolute scores are low; "
             f"the numbers come from the real training, tracker and evaluation code.", '',
@@ -150,6 +150,8 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m rgbt.demo', description=__doc__.splitlines()[0])
     parser.add_argument('--minutes', type=float, default=15.0, help='time budget (sizes data and training)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='training seed (network initialisation and samples); the benchmark is the same for every seed')
     parser.add_argument('--out', default=None, help='demo folder (default: <workspace>/demo)')
     parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
     parser.add_argument('--fresh', action='store_true', help='delete the demo folder first')
@@ -170,10 +172,10 @@ def main(argv=None):
     sequences, frames = benchmark_size(args.minutes)
     stage(f"synthetic benchmark: {sequences['train']} train + {sequences['test']} test sequences of {frames} frames")
     generate_benchmark(out / 'data' / 'synthetic', 'rgbt234', sequences, SequenceSpec(num_frames=frames), seed=0)
-    train_all(out, args.minutes, device)
+    train_all(out, args.minutes, device, args.seed)
     test_sequences, folders = track_all(out, device)
     stage('evaluation and report')
-    report = write_report(out, test_sequences, folders, args.minutes, started, device)
+    report = write_report(out, test_sequences, folders, args.minutes, started, device, args.seed)
     print(f"\nreport: {report}")
 
 
