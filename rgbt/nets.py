@@ -176,6 +176,14 @@ def init_from_dimp(net: RGBTDiMPnet, path: str, allow_legacy_pickle: bool = Fals
         target[key] = value
         if net.two_stream and key.startswith('feature_extractor.'):
             target['feature_extractor_tir.' + key[len('feature_extractor.'):]] = value
+    own = net.state_dict()
+    mismatched = [k for k, v in target.items() if k in own and own[k].shape != v.shape]
+    if mismatched:
+        key = mismatched[0]
+        raise RuntimeError(
+            f"{path} does not fit this network: {len(mismatched)} tensors differ in shape (e.g. {key}: "
+            f"{tuple(target[key].shape)} in the file, {tuple(own[key].shape)} here). DiMP-50 initialises "
+            f"the teacher, DiMP-18 the student.")
     missing, unexpected = net.load_state_dict(target, strict=False)
     not_fusion = [k for k in missing if not k.startswith('fusion.')]
     if not_fusion or unexpected:

@@ -31,6 +31,15 @@ class ResNet(tv_resnet.ResNet):
         super().__init__(block, list(layers))
         self.name = name
         self.layer_channels = LAYER_CHANNELS[name]
+        self.frozen_modules = []          # set by freeze_layers; kept in eval mode by train()
+
+    def train(self, mode: bool = True) -> 'ResNet':
+        """As nn.Module.train, but frozen layers stay in eval mode: their BatchNorm layers normalise
+        with, and never update, their running statistics, so a frozen layer is frozen entirely."""
+        super().train(mode)
+        for module in self.frozen_modules:
+            module.eval()
+        return self
 
     def forward(self, x: torch.Tensor, output_layers: Optional[Iterable[str]] = None) -> 'OrderedDict[str, torch.Tensor]':
         wanted = list(output_layers) if output_layers is not None else ['layer3']
@@ -85,17 +94,20 @@ def _resnet(name: str, pretrained: bool = False, frozen_layers: Iterable[str] = 
 
 
 def freeze_layers(model: ResNet, layer_names: Iterable[str]) -> None:
-    """Stop gradients for the named layers ('conv1' covers conv1 and bn1; 'all' freezes everything)."""
+    """Freezes the named layers ('conv1' covers conv1 and bn1; 'all' freezes everything): no
+    gradients, and BatchNorm statistics fixed (stopping the gradients alone would leave a frozen
+    layer's running statistics drifting in training mode)."""
     for layer_name in layer_names:
         if layer_name == 'all':
-            modules = [model]
+            modules = list(model.children())
         elif layer_name == 'conv1':
             modules = [model.conv1, model.bn1]
         else:
             modules = [getattr(model, layer_name)]
         for module in modules:
-            for parameter in module.parameters():
-                parameter.requires_grad_(False)
+            module.requires_grad_(False)
+            model.frozen_modules.append(module)
+    model.train(model.training)
 
 
 def resnet18(pretrained: bool = False, frozen_layers: Iterable[str] = ()) -> ResNet:
