@@ -107,7 +107,7 @@ def test_hfrd_matches_equations_12_13():
 
 
 @pytest.mark.parametrize('reduction, per_sample_loss', [('sum', 0.5 * 36 * 0.25), ('channel_sum', 0.5 * 4 * 0.25),
-                                                        ('mean', 0.25)])
+                                                        ('mean', 0.25)])     # for elements that differ by 0.5
 def test_path_penalty_is_zero_when_the_student_picks_the_teachers_path(reduction, per_sample_loss):
     loss = CMDDistillLoss([4, 4, 4, 4], [4, 4, 4, 4], use_scfd=False, use_hfrd=False, reduction=reduction)
     for adapter in loss.fused_adapters.values():          # identity adapters for a hand-made case
@@ -119,9 +119,11 @@ def test_path_penalty_is_zero_when_the_student_picks_the_teachers_path(reduction
     agree = {'paths': {l: (paths, torch.tensor([[0.8, 0.1, 0.1]] * 2)) for l in fused}, 'fused': fused}
     # Path 0 equals the teacher (L = 0), so the penalty vanishes whatever the weights.
     assert loss.fusion_and_path_terms(agree, {'fused': fused})[1].item() == 0.0
-    shifted = [p + 0.5 for p in paths]                       # path 0 closest, student prefers path 1
+    # Shifted by 0.25, the paths are 0.25, 0.75 and 1.75 from the teacher: path 0 is the closest by a
+    # margin, and the student prefers path 1.
+    shifted = [p + 0.25 for p in paths]
     disagree = {'paths': {l: (shifted, torch.tensor([[0.2, 0.7, 0.1]] * 2)) for l in fused}, 'fused': fused}
-    expected = 2 * per_sample_loss * (0.7 - 0.2)             # two levels; 4 x 9 elements of 0.5^2 per sample
+    expected = 2 * (per_sample_loss / 4) * (0.7 - 0.2)       # two levels; 4 x 9 elements of 0.25^2 per sample
     assert loss.fusion_and_path_terms(disagree, {'fused': fused})[1].item() == pytest.approx(expected, rel=1e-6)
 
 

@@ -450,9 +450,28 @@ def test_speed_benchmark_writes_the_table_5_figures(tmp_path):
     assert entry['params_m'] == pytest.approx(19.89, abs=0.01)
     assert entry['fps'] > 0 and entry['init_s'] > 0 and entry['peak_mem_mb'] > 0
     parts = entry['gflops_parts']
-    assert parts['backbone'] > parts['fusion'] > 0 and entry['gflops'] == pytest.approx(sum(
-        parts[k] for k in ('backbone', 'fusion', 'classifier', 'iou_net', 'update', 'other')))
+    assert parts['backbone'] == pytest.approx(resnet18_to_layer3_gflops(288) * 2, rel=1e-9)     # RGB and TIR
+    assert parts['fusion'] == pytest.approx(mpsd_gflops(128, 36) + mpsd_gflops(256, 18), rel=1e-9)
     assert parts['iou_net'] > 0 and parts['update'] >= 0 and abs(parts['other']) < 1e-6 * entry['gflops']
+
+
+def conv_gflops(c_in, c_out, kernel, size):
+    return 2 * c_in * c_out * kernel * kernel * size * size / 1e9
+
+
+def resnet18_to_layer3_gflops(crop):
+    """Multiply-adds x 2 of ResNet18's convolutions up to layer3 (DiMP stops there), by hand."""
+    stem, s1, s2, s3 = crop // 2, crop // 4, crop // 8, crop // 16
+    total = conv_gflops(3, 64, 7, stem) + 4 * conv_gflops(64, 64, 3, s1)
+    for c_in, c_out, size in ((64, 128, s2), (128, 256, s3)):
+        total += conv_gflops(c_in, c_out, 3, size) + conv_gflops(c_in, c_out, 1, size)    # strided conv, shortcut
+        total += 3 * conv_gflops(c_out, c_out, 3, size)
+    return total
+
+
+def mpsd_gflops(channels, size):
+    """MPSD's matrix products: sa's 1x1 conv (2C -> 2) and the path-weight MLP (3C -> C -> 3)."""
+    return conv_gflops(2 * channels, 2, 1, size) + 2 * (3 * channels * channels + channels * 3) / 1e9
 
 
 def test_parallel_workers_give_the_sequential_results(network_file, synthetic_root, tmp_path, monkeypatch):
