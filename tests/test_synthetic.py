@@ -68,3 +68,23 @@ def test_target_is_warm_in_thermal_and_modalities_are_misaligned():
         assert inside > np.median(tir[0][:, :, 0]) + 40
     offset = np.abs(gt_rgb[:, :2] - gt_tir[:, :2])
     assert np.all(offset <= 5) and np.any(offset > 0)
+
+
+@pytest.mark.parametrize('layout', ['rgbt234', 'gtot', 'lasher'])
+def test_files_hold_what_the_generator_rendered(tmp_path, layout):
+    """Each sequence is rendered again from its seed and compared with what the benchmark reader
+    returns: the clipped boxes exactly, the attributes by name, the frames up to JPEG loss."""
+    from rgbt.synthetic.generator import _clip_box, layout_attributes
+    root = generate_benchmark(tmp_path, layout, {'train': 1, 'test': 2}, SMALL, seed=4, progress=False)
+    for split_id, split in enumerate(('test', 'train')):          # splits are generated in sorted order
+        for index, sequence in enumerate(Synthetic(root, split).sequences(require_frames=True)):
+            rgb, tir, gt_rgb, gt_tir, attributes = render_sequence(np.random.default_rng([4, split_id, index]), SMALL)
+            assert sequence.name == f"{split}{index:03d}"
+            drawn_tir = gt_rgb if layout == 'lasher' else gt_tir        # LasHeR: one ground truth for both
+            for read, drawn in ((sequence.gt_rgb, gt_rgb), (sequence.gt_tir, drawn_tir)):
+                np.testing.assert_array_equal(read, [_clip_box(b, SMALL.width, SMALL.height) for b in drawn])
+            assert sorted(sequence.attributes) == sorted(layout_attributes(layout, attributes))
+            for frame in (0, SMALL.num_frames - 1):
+                for path, image in ((sequence.rgb_frames[frame], rgb[frame]), (sequence.tir_frames[frame], tir[frame])):
+                    error = np.abs(imread_rgb(path).astype(float) - image.astype(float)).mean()
+                    assert error < 8, (path, error)                   # JPEG quality 90 on noisy texture
