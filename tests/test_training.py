@@ -151,13 +151,32 @@ def _ddp_rank_counts(rank, world_size, init_file, synthetic_dir, out_dir):
     configure(settings, 'student')
     settings.env.synthetic_dir = synthetic_dir
     settings.num_workers = 0
-    counts = []
+    counts, first_batch = [], None
     for batch in train_loader(settings):
         local = torch.tensor(batch['train_rgb'].shape[1])
         torch.distributed.all_reduce(local)
         counts.append((batch['train_rgb'].shape[1], int(local)))
+        first_batch = batch['train_anno'].sum().item() if first_batch is None else first_batch
+    weights = _ddp_train_linear(rank, world_size, Path(out_dir) / f'workspace{rank}')
     torch.distributed.destroy_process_group()
-    (Path(out_dir) / f'rank{rank}.json').write_text(json.dumps(counts))
+    (Path(out_dir) / f'rank{rank}.json').write_text(json.dumps(
+        {'counts': counts, 'first_batch': first_batch, 'weights': weights}))
+
+
+def _ddp_train_linear(rank, world_size, workspace):
+    """Two epochs of a linear actor under DDP, each rank on its own data, each with its own
+    workspace (so that a checkpoint written by rank 1 would show). Returns the final weights."""
+    from test_optimisation import Batches, LinearActor, linear_batch
+    settings = Settings('test', 'ddp_linear')
+    settings.env.workspace_dir = str(workspace)
+    settings.use_tensorboard = False
+    settings.rank, settings.world_size = rank, world_size
+    torch.manual_seed(0)                                    # the same initial weights on every rank
+    actor = LinearActor()
+    trainer = LTRTrainer(actor, [Batches([linear_batch(10 + rank)])],
+                         torch.optim.SGD(actor.net.parameters(), lr=0.05), settings)
+    trainer.train(2, load_latest=False, fail_safe=False)
+    return actor.net.module.weight.detach().flatten().tolist()
 
 
 def test_ddp_with_two_gloo_processes_keeps_global_batch_and_steps(tmp_path):
@@ -167,6 +186,31 @@ def test_ddp_with_two_gloo_processes_keeps_global_batch_and_steps(tmp_path):
                                    SequenceSpec(num_frames=24, width=96, height=80), seed=0, progress=False)
     torch.multiprocessing.spawn(_ddp_rank_counts, args=(2, str(tmp_path / 'init'), str(synthetic), str(tmp_path)),
                                 nprocs=2, join=True)
-    for rank in (0, 1):
-        counts = json.loads((tmp_path / f'rank{rank}.json').read_text())
-        assert counts == [[2, 4]] * 3          # 2 samples per process, 4 per step in all, 3 steps as one process
+    ranks = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in (0, 1)]
+    for rank in ranks:
+        assert rank['counts'] == [[2, 4]] * 3     # 2 samples per process, 4 per step in all, 3 steps as one process
+    assert ranks[0]['first_batch'] != ranks[1]['first_batch']                # per-rank sampler seeds
+    # DDP averaged the gradients of the two ranks' data: the same weights on both, and those of one
+    # process stepping on the mean gradient.
+    assert ranks[0]['weights'] == pytest.approx(ranks[1]['weights'], abs=1e-7)
+    from test_optimisation import LinearActor, linear_batch
+    torch.manual_seed(0)
+    single = LinearActor()
+    optimiser = torch.optim.SGD(single.net.parameters(), lr=0.05)
+    for _ in range(2):
+        optimiser.zero_grad()
+        losses = [single(linear_batch(10 + rank))[0] for rank in (0, 1)]
+        (sum(losses) / 2).backward()
+        optimiser.step()
+    assert ranks[0]['weights'] == pytest.approx(single.net.weight.detach().flatten().tolist(), rel=1e-5)
+    # Only rank 0 writes checkpoints; one process resumes from them (no DDP 'module.' prefix).
+    folder = Path('checkpoints') / 'ltr' / 'test' / 'ddp_linear'
+    assert not list((tmp_path / 'workspace1').rglob('*.pth.tar'))
+    assert len(list((tmp_path / 'workspace0' / folder).glob('*.pth.tar'))) == 2
+    settings = Settings('test', 'ddp_linear')
+    settings.env.workspace_dir = str(tmp_path / 'workspace0')
+    settings.use_tensorboard = False
+    resumed = LinearActor()
+    trainer = LTRTrainer(resumed, [], torch.optim.SGD(resumed.net.parameters(), lr=0.05), settings)
+    assert trainer.load_checkpoint() and trainer.epoch == 2
+    assert resumed.net.weight.detach().flatten().tolist() == pytest.approx(ranks[0]['weights'], abs=1e-7)
