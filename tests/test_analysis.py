@@ -314,3 +314,23 @@ def test_polygon_results_become_rounded_rectangles():
     from pytracking.analysis.results import corners_to_rect
     polygon = np.array([[10.4, 20.6, 50.2, 20.6, 50.2, 80.9, 10.4, 80.9]])      # TL, TR, BR, BL
     np.testing.assert_array_equal(corners_to_rect(polygon), [[10, 21, 40, 60]])
+
+
+def test_radar_chart_values_are_the_per_attribute_scores(tmp_path):
+    from pytracking.analysis.plot_results import radar_values
+    seqs = [sequence('a', [[0, 0, 10, 10]] * 2, attributes=('LI', 'TC')),
+            sequence('b', [[0, 0, 10, 10]] * 2, attributes=('TC',)),
+            sequence('c', [[0, 0, 10, 10]] * 2, attributes=('FM',))]
+    miss = [[0, 0, 10, 10], [80, 80, 10, 10]]                   # frame 1 right, frame 2 far off
+    preds = {'Good': {'a': [[0, 0, 10, 10]] * 2, 'b': miss, 'c': [[0, 0, 10, 10]] * 2},
+             'Bad': {'a': miss, 'b': miss, 'c': miss}}
+    evaluation = evaluate('rgbt234', seqs, [results(n, p) for n, p in preds.items()])
+    attributes, values = radar_values(evaluation, 'PR')
+    assert attributes == ['FM', 'LI', 'TC']                      # the benchmark's order, only those present
+    # PR per attribute: mean over its sequences of the fraction of frames within 20 px.
+    assert list(values) == ['Good', 'Bad'] and values['Good'] == [100, 100, 75] and values['Bad'] == [50, 50, 50]
+    written = plot_results(evaluation, tmp_path, plot_types=('prec',))
+    assert tmp_path / 'attributes' / 'radar_PR.png' in written
+    assert (tmp_path / 'attributes' / 'radar_PR.png').stat().st_size > 10000
+    two = evaluate('rgbt234', seqs[:2], [results('Good', {k: preds['Good'][k] for k in 'ab'})])
+    assert not any('radar' in p.name for p in plot_results(two, tmp_path / 'two', plot_types=('prec',)))

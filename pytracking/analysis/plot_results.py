@@ -110,10 +110,58 @@ def _plot_one(evaluation: BenchmarkEvaluation, summaries: Dict[str, dict], plot_
     plt.close(fig)
 
 
+RADAR_METRICS = {'prec': 'PR', 'norm_prec': 'NPR', 'success': 'SR'}
+
+
+def radar_values(evaluation: BenchmarkEvaluation, metric: str):
+    """(attributes, {tracker: [score per attribute, percent]}) of the attributes that have sequences,
+    in the benchmark's attribute order; trackers best first by their overall score."""
+    attributes = [a for a in evaluation.per_attribute if evaluation.per_attribute[a]]
+    trackers = sorted(evaluation.trackers, key=lambda n: -evaluation.trackers[n]['scores'][metric])
+    return attributes, {name: [float(evaluation.per_attribute[a][name]['scores'][metric]) for a in attributes]
+                        for name in trackers}
+
+
+def plot_radar(evaluation: BenchmarkEvaluation, metric: str, out_base: Path) -> bool:
+    """One polygon per tracker over the attribute axes (the community toolkits' attribute radar
+    chart); each axis is labelled with its attribute and sequence count. False (nothing written)
+    with fewer than three attributes, where a radar chart has no area."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    attributes, values = radar_values(evaluation, metric)
+    if len(attributes) < 3:
+        return False
+    angles = np.linspace(0, 2 * np.pi, len(attributes), endpoint=False)
+    closed = np.append(angles, angles[0])
+    fig, ax = plt.subplots(figsize=(7.2, 6.4), dpi=120, subplot_kw={'projection': 'polar'})
+    colors = plt.get_cmap('tab10').colors
+    top = max(max(v) for v in values.values())
+    for index, (name, scores) in enumerate(values.items()):
+        overall = evaluation.trackers[name]['scores'][metric]
+        ax.plot(closed, scores + scores[:1], color=colors[index % len(colors)], linewidth=2,
+                linestyle='-' if index < len(colors) else '--', label=f"{name} [{overall:.1f}]")
+    counts = [next(iter(evaluation.per_attribute[a].values()))['sequences'] for a in attributes]
+    ax.set_xticks(angles)
+    ax.set_xticklabels([f"{a}\n({n})" for a, n in zip(attributes, counts)], fontsize=10)
+    ax.set_ylim(0, max(10.0, np.ceil(top / 10) * 10))
+    ax.set_rlabel_position(float(np.degrees(angles[1] / 2)))        # radial scale between the first two axes
+    ax.tick_params(axis='x', pad=10)
+    ax.set_title(f"{metric_label(evaluation.dataset, metric)} per attribute on {evaluation.dataset}", fontsize=12)
+    ax.legend(loc='upper left', bbox_to_anchor=(1.12, 1.0), fontsize=9, frameon=False)
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    for extension in ('pdf', 'png'):
+        fig.savefig(f"{out_base}.{extension}", bbox_inches='tight')       # keeps the outer labels and legend
+    plt.close(fig)
+    return True
+
+
 def plot_results(evaluation: BenchmarkEvaluation, out_dir: os.PathLike, plot_types=('success', 'prec', 'norm_prec'),
                  per_attribute: bool = True) -> List[Path]:
     """Writes <out_dir>/{success,precision,norm_precision}_plot.{pdf,png} and, per attribute,
-    <out_dir>/attributes/<ATTR>_<type>.{pdf,png}. Returns the PNG paths."""
+    <out_dir>/attributes/<ATTR>_<type>.{pdf,png} and a radar chart of each metric over the
+    attributes, <out_dir>/attributes/radar_{PR,NPR,SR}.{pdf,png}. Returns the PNG paths."""
     if isinstance(plot_types, str):
         plot_types = (plot_types,)
     out_dir = Path(out_dir)
@@ -128,5 +176,8 @@ def plot_results(evaluation: BenchmarkEvaluation, out_dir: os.PathLike, plot_typ
                 base = out_dir / 'attributes' / f"{attribute}_{FILE_NAMES[plot_type]}"
                 count = next(iter(summaries.values()))['sequences']
                 _plot_one(evaluation, summaries, plot_type, f"{evaluation.dataset} {attribute} ({count} seq.)", base)
+                written.append(base.with_suffix('.png'))
+            base = out_dir / 'attributes' / f"radar_{RADAR_METRICS[plot_type]}"
+            if plot_radar(evaluation, RADAR_METRICS[plot_type], base):
                 written.append(base.with_suffix('.png'))
     return written
