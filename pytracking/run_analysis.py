@@ -15,8 +15,7 @@ from pytracking.analysis.evaluation import POLICIES  # noqa: E402
 from pytracking.analysis.extract_results import evaluate_folders, tracker_results_dir  # noqa: E402
 from pytracking.analysis.plot_results import plot_results, print_results, write_csv, write_json  # noqa: E402
 from pytracking.analysis.results import ResultFileError  # noqa: E402
-
-DATASET_CHOICES = ('gtot', 'rgbt234', 'rgbt210', 'lasher', 'synthetic')
+from pytracking.evaluation.datasets import evaluation_datasets  # noqa: E402
 
 
 def _name_value(text: str, option: str):
@@ -28,7 +27,7 @@ def _name_value(text: str, option: str):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Score raw tracking results on an RGB-T benchmark.')
-    parser.add_argument('--dataset', required=True, choices=DATASET_CHOICES)
+    parser.add_argument('--dataset', required=True, choices=evaluation_datasets())
     parser.add_argument('--dataset-root', help='data-set folder (overrides the configured path); annotations suffice')
     parser.add_argument('--results', action='append', default=[], metavar='NAME=DIR',
                         type=lambda t: _name_value(t, '--results'), help='a result folder (repeatable)')

@@ -245,6 +245,10 @@ class RGBTBenchmark:
 
     frame_dirs = ('visible', 'infrared')
 
+    def frame_dirs_of(self, seq_dir: Path) -> Tuple[str, str]:
+        """The RGB and TIR frame folder names of one sequence."""
+        return self.frame_dirs
+
     def attributes(self) -> Dict[str, Tuple[str, ...]]:
         if self._attributes is None:
             self._attributes = self._read_attributes()
@@ -271,8 +275,8 @@ class RGBTBenchmark:
             raise AnnotationError(f"{seq_dir}: {len(gt_rgb)} visible boxes but {len(gt_tir)} infrared boxes")
         rgb, tir = [], []
         if not annotations_only:
-            rgb, tir = _paired_frames(seq_dir, self.frame_dirs[0], self.frame_dirs[1], len(gt_rgb), gt_file,
-                                      require_frames)
+            rgb_sub, tir_sub = self.frame_dirs_of(seq_dir)
+            rgb, tir = _paired_frames(seq_dir, rgb_sub, tir_sub, len(gt_rgb), gt_file, require_frames)
         return RGBTSequence(name, self.name, gt_rgb, gt_tir, rgb, tir, self.attributes().get(name, ()))
 
     def sequences(self, require_frames: bool = False, annotations_only: bool = False) -> List[RGBTSequence]:
@@ -397,7 +401,98 @@ class LasHeR(RGBTBenchmark):
         return result
 
 
-LAYOUTS = {'gtot': GTOT, 'rgbt234': RGBT234, 'lasher': LasHeR}
+VTUAV_ANNOTATION_INTERVAL = 10
+
+
+class VTUAV(RGBTBenchmark):
+    """VTUAV (Zhang et al., CVPR 2022): split folders `train_ST/`, `train_LT/`, `test_ST/`, `test_LT/`
+    of sequences with `rgb/` and `ir/` frames (`ir_gray/` in the distributed demo sequence), named
+    by 6-digit frame number, and `rgb.txt` / `ir.txt` boxes (ltwh) for every 10th frame only (frames
+    0, 10, 20, ...). The sparse annotation is kept honest: gt_rgb / gt_tir have one row per frame,
+    NaN where no box was annotated (`annotated_frames` says which); the tracker still runs on every
+    frame, and the 'vtuav' protocol scores only the annotated ones.
+
+    `absence.label`, where distributed, holds one 0/1 value per annotated row (1: target absent, the
+    GOT-10k convention; our assumption, the format is not documented); those boxes become NaN too.
+
+    Args:
+        split: 'test_ST' (default), 'test_LT', 'train_ST', 'train_LT' or 'train' (both training splits).
+    """
+    name = 'vtuav'
+    SPLITS = {'test_ST': ('test_ST',), 'test_LT': ('test_LT',), 'train_ST': ('train_ST',),
+              'train_LT': ('train_LT',), 'train': ('train_ST', 'train_LT')}
+    TIR_DIRS = ('ir', 'ir_gray')
+
+    def __init__(self, root: PathLike, split: str = 'test_ST'):
+        super().__init__(root)
+        if split not in self.SPLITS:
+            raise ValueError(f"VTUAV split must be one of {', '.join(self.SPLITS)}, got {split!r}")
+        self.split = split
+        self._folders = {}
+
+    def sequence_names(self) -> List[str]:
+        names = []
+        for folder in self.SPLITS[self.split]:
+            split_dir = self.root / folder
+            if not split_dir.is_dir():
+                raise FileNotFoundError(f"VTUAV split folder {split_dir} does not exist (VTUAV_PATH is the "
+                                        f"folder holding {', '.join(self.SPLITS[self.split])})")
+            for seq_dir in sorted(d for d in split_dir.iterdir() if (d / 'rgb.txt').is_file() or (d / 'rgb').is_dir()):
+                self._folders[seq_dir.name] = seq_dir
+                names.append(seq_dir.name)
+        return names
+
+    def sequence_dir(self, name: str) -> Path:
+        if name not in self._folders:
+            self.sequence_names()
+        return self._folders.get(name, self.root / name)
+
+    def frame_dirs_of(self, seq_dir: Path) -> Tuple[str, str]:
+        tir = next((d for d in self.TIR_DIRS if (seq_dir / d).is_dir()), self.TIR_DIRS[0])
+        return 'rgb', tir
+
+    def num_frames(self, seq_dir: Path, annotated_rows: int) -> int:
+        """Frames in the RGB folder; without frames, the last annotated frame + 1."""
+        rgb_dir = seq_dir / 'rgb'
+        if rgb_dir.is_dir():
+            return len(list_frames(rgb_dir))
+        return (annotated_rows - 1) * VTUAV_ANNOTATION_INTERVAL + 1
+
+    def _boxes(self, seq_dir):
+        rgb_file, tir_file = seq_dir / 'rgb.txt', seq_dir / 'ir.txt'
+        sparse_rgb, sparse_tir = read_boxes(rgb_file), read_boxes(tir_file)
+        if len(sparse_rgb) != len(sparse_tir):
+            raise AnnotationError(f"{seq_dir}: {len(sparse_rgb)} boxes in rgb.txt but {len(sparse_tir)} in ir.txt")
+        absent = self._absence(seq_dir, len(sparse_rgb))
+        sparse_rgb[absent], sparse_tir[absent] = np.nan, np.nan
+        frames = self.num_frames(seq_dir, len(sparse_rgb))
+        needed = (len(sparse_rgb) - 1) * VTUAV_ANNOTATION_INTERVAL + 1
+        if frames < needed:
+            raise AnnotationError(f"{rgb_file}: {len(sparse_rgb)} boxes (every {VTUAV_ANNOTATION_INTERVAL}th frame) "
+                                  f"need at least {needed} frames, {seq_dir / 'rgb'} has {frames}")
+        gt_rgb, gt_tir = np.full((frames, 4), np.nan), np.full((frames, 4), np.nan)
+        annotated = annotated_frames(len(sparse_rgb))
+        gt_rgb[annotated], gt_tir[annotated] = sparse_rgb, sparse_tir
+        return gt_rgb, gt_tir, rgb_file
+
+    @staticmethod
+    def _absence(seq_dir: Path, rows: int) -> np.ndarray:
+        path = seq_dir / 'absence.label'
+        if not path.is_file():
+            return np.zeros(rows, bool)
+        values = read_text_lines(path)
+        if len(values) != rows or any(v.strip() not in ('0', '1') for v in values):
+            raise AnnotationError(f"{path}: expected {rows} lines of 0 or 1 (one per annotated frame), "
+                                  f"got {len(values)} lines")
+        return np.array([v.strip() == '1' for v in values])
+
+
+def annotated_frames(rows: int) -> np.ndarray:
+    """Indices of the frames VTUAV annotates, for `rows` annotation rows: 0, 10, 20, ..."""
+    return np.arange(rows) * VTUAV_ANNOTATION_INTERVAL
+
+
+LAYOUTS = {'gtot': GTOT, 'rgbt234': RGBT234, 'lasher': LasHeR, 'vtuav': VTUAV}
 SYNTHETIC_META = 'synthetic.json'
 
 
@@ -421,8 +516,15 @@ class Synthetic(RGBTBenchmark):
             raise ValueError(f"synthetic split must be 'train' or 'test', got {split!r}")
         self.split = split
         self.layout = layout
-        self.reader = LasHeR(self.root, split) if layout == 'lasher' else LAYOUTS[layout](self.root / split)
+        if layout == 'lasher':
+            self.reader = LasHeR(self.root, split)
+        elif layout == 'vtuav':
+            self.reader = VTUAV(self.root, SYNTHETIC_VTUAV_SPLITS[split])
+        else:
+            self.reader = LAYOUTS[layout](self.root / split)
         self.attribute_names = self.reader.attribute_names
+        # The evaluation protocol: the VTUAV layout is annotated sparsely and scored like VTUAV.
+        self.protocol = 'vtuav' if layout == 'vtuav' else 'synthetic'
 
     def sequence_names(self) -> List[str]:
         return self.reader.sequence_names()
@@ -436,7 +538,9 @@ class Synthetic(RGBTBenchmark):
         return self.reader.attributes()
 
 
-BENCHMARKS = {'gtot': GTOT, 'rgbt234': RGBT234, 'rgbt210': RGBT210, 'lasher': LasHeR, 'synthetic': Synthetic}
+BENCHMARKS = {'gtot': GTOT, 'rgbt234': RGBT234, 'rgbt210': RGBT210, 'lasher': LasHeR, 'synthetic': Synthetic,
+              'vtuav': VTUAV}
+SPLIT_BENCHMARKS = {'lasher': 'test', 'synthetic': 'test', 'vtuav': 'test_ST'}     # those with splits: the default
 
 
 def open_benchmark(name: str, root: PathLike, split: Optional[str] = None) -> RGBTBenchmark:
@@ -444,8 +548,8 @@ def open_benchmark(name: str, root: PathLike, split: Optional[str] = None) -> RG
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
     cls = BENCHMARKS[name]
-    if cls in (LasHeR, Synthetic):
-        return cls(root, split or 'test')
+    if name in SPLIT_BENCHMARKS:
+        return cls(root, split or SPLIT_BENCHMARKS[name])
     if split not in (None, 'test'):
         raise ValueError(f"{name} has a single split; got split={split!r}")
     return cls(root)
@@ -476,6 +580,9 @@ def sequence_frame_paths(layout: str, seq_dir: Path, num_frames: int) -> Tuple[L
     if layout == 'lasher':
         return ([seq_dir / 'visible' / f"v{i:06d}.jpg" for i in range(num_frames)],
                 [seq_dir / 'infrared' / f"i{i:06d}.jpg" for i in range(num_frames)])
+    if layout == 'vtuav':
+        return ([seq_dir / 'rgb' / f"{i:06d}.jpg" for i in range(num_frames)],
+                [seq_dir / 'ir' / f"{i:06d}.jpg" for i in range(num_frames)])
     raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
 
 
@@ -494,14 +601,25 @@ def write_sequence_annotations(layout: str, seq_dir: Path, gt_rgb: np.ndarray, g
         # LasHeR has one ground truth for both modalities (init.txt = visible.txt = infrared.txt).
         for name in ('init.txt', 'visible.txt', 'infrared.txt'):
             _write_lines(seq_dir / name, _format_rows(gt_rgb, ','))
+    elif layout == 'vtuav':
+        # Every 10th frame only, space-separated (as the distributed files).
+        annotated = slice(0, None, VTUAV_ANNOTATION_INTERVAL)
+        _write_lines(seq_dir / 'rgb.txt', _format_rows(gt_rgb[annotated], ' '))
+        _write_lines(seq_dir / 'ir.txt', _format_rows(gt_tir[annotated], ' '))
     else:
         raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
 
 
+SYNTHETIC_VTUAV_SPLITS = {'train': 'train_ST', 'test': 'test_ST'}
+
+
 def split_folder(layout: str, root: Path, split: str) -> Path:
-    """Folder holding a split's sequences: `train/`, `test/`, or LasHeR's `trainingset/`, `testingset/`."""
+    """Folder holding a split's sequences: `train/`, `test/`, LasHeR's `trainingset/`, `testingset/`,
+    or VTUAV's `train_ST/`, `test_ST/`."""
     if layout == 'lasher':
         return root / LasHeR.SPLITS[split][0]
+    if layout == 'vtuav':
+        return root / SYNTHETIC_VTUAV_SPLITS[split]
     return root / split
 
 
@@ -509,6 +627,8 @@ def write_split_index(layout: str, root: Path, split: str, names: Sequence[str],
                       attributes: Dict[str, Sequence[str]]) -> None:
     """Sequence list and attribute files of one split in `layout`."""
     folder = split_folder(layout, root, split)
+    if layout == 'vtuav':
+        return              # VTUAV's folders are its sequence list; no attribute files are written
     if layout == 'lasher':
         _write_lines(root / LasHeR.SPLITS[split][1], names)
         attr_dir = root / 'AttriSeqsTxt'

@@ -305,20 +305,25 @@ def test_iou_net_refinement_raises_predicted_iou():
 
 
 def test_vtuav_real_sequence(network_file, tmp_path, monkeypatch):
+    """bus1 as a registered `vtuav` sequence: every frame tracked, the 11 annotated ones scored."""
     folder = SHARED / 'data' / 'vtuav_bus1'
     if not folder.is_dir():
         pytest.skip(f"{folder} not present")
-    from rgbt.benchmarks import list_frames, read_boxes
-    rgb, tir = list_frames(folder / 'rgb'), list_frames(folder / 'ir_gray')
-    init = read_boxes(folder / 'rgb.txt')[0]
-    sequence = Sequence('bus1', list(zip(rgb, tir)), 'vtuav', np.tile(init, (len(rgb), 1)))
-    monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path))
-    tracker = Tracker('cmd_student', 'default', net_path=str(network_file))
-    statuses = run_dataset([sequence], [tracker])
+    from pytracking.analysis import evaluate_folders
+    root = tmp_path / 'VTUAV'
+    (root / 'test_ST').mkdir(parents=True)
+    (root / 'test_ST' / 'bus1').symlink_to(folder.resolve())
+    monkeypatch.setenv('VTUAV_PATH', str(root))
+    monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path / 'results'))
+    tracker = Tracker('cmd_student', 'vtuav', net_path=str(network_file))
+    statuses = run_dataset(get_dataset('vtuav', require_frames=True), [tracker])
     assert statuses[0]['status'] == 'done'
-    boxes = np.loadtxt(tmp_path / 'cmd_student' / 'default' / 'bus1.txt', delimiter='\t')
+    boxes = np.loadtxt(tracker.results_dir / 'bus1.txt', delimiter='\t')
     assert boxes.shape == (101, 4) and np.all(np.isfinite(boxes))
-    assert len(np.loadtxt(tmp_path / 'cmd_student' / 'default' / 'bus1_time.txt')) == 101
+    assert boxes[0].tolist() == [585, 94, 66, 83]
+    assert len(np.loadtxt(tracker.results_dir / 'bus1_time.txt')) == 101
+    evaluation = evaluate_folders('vtuav', {'student': tracker.results_dir})
+    assert evaluation.trackers['student']['frames'] == 11 and evaluation.protocol.name == 'vtuav'
 
 
 def test_interrupted_run_resumes_and_a_broken_frame_fails_only_its_sequence(network_file, synthetic_root, tmp_path,

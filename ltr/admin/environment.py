@@ -115,6 +115,7 @@ LTR_SETTINGS = (
     PathSetting('rgbt234_dir', 'RGBT234_PATH', None, 'RGBT234 root'),
     PathSetting('rgbt210_dir', 'RGBT210_PATH', None, 'RGBT210 root'),
     PathSetting('lasher_dir', 'LASHER_PATH', None, 'LasHeR root (trainingset/, testingset/)'),
+    PathSetting('vtuav_dir', 'VTUAV_PATH', None, 'VTUAV root (test_ST/, test_LT/, train_ST/, train_LT/)'),
     PathSetting('synthetic_dir', 'SYNTHETIC_PATH', 'data/synthetic', 'synthetic RGB-T benchmark'),
 )
 LTR_LOCAL_FILE = Path(__file__).resolve().parent / 'local.py'

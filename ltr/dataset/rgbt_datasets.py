@@ -99,6 +99,15 @@ class GTOT(RGBTVideoDataset):
         super().__init__(benchmarks.GTOT(_root(root, 'gtot_dir')), image_loader, 'gtot')
 
 
+class VTUAV(RGBTVideoDataset):
+    """VTUAV training data; `split` 'train' (train_ST + train_LT, default) or one split folder. Only
+    every 10th frame has a box: the others are marked not visible, so the sampler draws annotated
+    frames only."""
+
+    def __init__(self, root=None, split: str = 'train', image_loader: Callable = imread_rgb):
+        super().__init__(benchmarks.VTUAV(_root(root, 'vtuav_dir'), split), image_loader, f"vtuav_{split}")
+
+
 class Synthetic(RGBTVideoDataset):
     """The generated benchmark; `split` 'train' (default) or 'test'."""
 

@@ -78,6 +78,8 @@ def frame_measures(protocol: Protocol, preds: Sequence[np.ndarray], sequences: S
         error = np.minimum(error, centre_error(pred, gt_i))
         overlap = np.fmax(overlap, iou_ltwh(pred, gt_i))
     norm_error = centre_error(pred, gt_v, normalise=True) if protocol.norm_precision_thresholds is not None else None
+    if norm_error is not None and protocol.best_of_modalities:
+        norm_error = np.fmin(norm_error, centre_error(pred, gt_i, normalise=True))
 
     if protocol.invalid_gt == 'lasher':
         invalid = np.any(gt_v <= 0, axis=1)
@@ -89,7 +91,21 @@ def frame_measures(protocol: Protocol, preds: Sequence[np.ndarray], sequences: S
         error[invalid], overlap[invalid] = np.inf, -1
         if norm_error is not None:
             norm_error[invalid] = -1
-    return FrameMeasures(error, overlap, norm_error, starts, lengths)
+    measures = FrameMeasures(error, overlap, norm_error, starts, lengths)
+    if protocol.annotated_only:
+        measures = _annotated_frames_only(measures, np.isfinite(gt_v).all(axis=1) | np.isfinite(gt_i).all(axis=1))
+    return measures
+
+
+def _annotated_frames_only(measures: FrameMeasures, annotated: np.ndarray) -> FrameMeasures:
+    """The measures of the annotated frames, with the sequence lengths counting only those."""
+    seq_index = np.repeat(np.arange(len(measures.lengths)), measures.lengths)
+    lengths = np.bincount(seq_index[annotated], minlength=len(measures.lengths))
+    if np.any(lengths == 0):
+        raise ResultFileError(f"{int(np.sum(lengths == 0))} sequences have no annotated frame to score")
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    norm = measures.norm_error[annotated] if measures.norm_error is not None else None
+    return FrameMeasures(measures.error[annotated], measures.overlap[annotated], norm, starts, lengths)
 
 
 def _hits_at_or_above(values: np.ndarray, thresholds: np.ndarray, seq_index: np.ndarray, num_sequences: int,

@@ -30,5 +30,5 @@ def evaluate_folders(dataset: str, results: Dict[str, os.PathLike], dataset_root
     lengths = {s.name: len(s) for s in sequences}
     prefixes = prefixes or {}
     loaded = [load_tracker_results(name, folder, lengths, prefixes.get(name)) for name, folder in results.items()]
-    protocol_name = DATASETS[dataset][0]
+    protocol_name = getattr(benchmark, 'protocol', DATASETS[dataset][0])
     return evaluate(protocol_name, sequences, loaded, on_problem=on_problem)

@@ -2,15 +2,20 @@
 shared/specs/rgbt_benchmarks.md, section 2). The one place that holds thresholds, comparisons and
 per-benchmark rules; `evaluation.py` applies them.
 
-| | RGBT234 | RGBT210 | GTOT | LasHeR | synthetic (pytracking) |
-|---|---|---|---|---|---|
-| ground truth per frame | best of visible / infrared | single | best of v / i | single | single |
-| frame 1 | tracker's own | := GT | tracker's own | := GT | := GT |
-| invalid GT | none | IoU 0 | none | any value <= 0: err -1 (hit), IoU -1 (miss) | w or h <= 0: err inf, nerr -1, IoU -1 |
-| bad result rows (w or h <= 0) | kept | kept | kept | previous row | previous row |
-| averaging | per sequence | per sequence | frames pooled | per sequence | per sequence |
-| precision | 0..50 px, <=, @20 | same | 0:0.5:25, <, @5 | 0..50, <=, @20; NPR 0:0.01:0.5 @0.20 | same as LasHeR |
-| success | 0:0.05:1, >, mean | same | 0:0.02:1, >, trapezoid | 0:0.05:1, >, mean | same |
+| | RGBT234 | RGBT210 | GTOT | LasHeR | VTUAV | synthetic (pytracking) |
+|---|---|---|---|---|---|---|
+| ground truth per frame | best of visible / infrared | single | best of v / i | single | best of v / i | single |
+| frames scored | all | all | all | all | annotated (every 10th) | all |
+| frame 1 | tracker's own | := GT | tracker's own | := GT | tracker's own | := GT |
+| invalid GT | none | IoU 0 | none | any value <= 0: err -1 (hit), IoU -1 (miss) | not scored | w or h <= 0: err inf, nerr -1, IoU -1 |
+| bad result rows (w or h <= 0) | kept | kept | kept | previous row | kept | previous row |
+| averaging | per sequence | per sequence | frames pooled | per sequence | per sequence | per sequence |
+| precision | 0..50 px, <=, @20 | same | 0:0.5:25, <, @5 | 0..50, <=, @20; NPR 0:0.01:0.5 @0.20 | as RGBT234; NPR as LasHeR | same as LasHeR |
+| success | 0:0.05:1, >, mean | same | 0:0.02:1, >, trapezoid | 0:0.05:1, >, mean | as RGBT234 | same |
+
+VTUAV: DUT-VTUAV's MATLAB evaluation derives from the RGBT234 toolkit (spec section 2.2), so PR and
+SR follow RGBT234 (best of the two modalities' boxes per frame), on the annotated frames only; NPR
+(not in the VTUAV paper's tables) is added with LasHeR's thresholds, also best of the two modalities.
 """
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -41,6 +46,8 @@ class Protocol:
         pooled: curves over all frames of all sequences (GTOT) instead of the mean of per-sequence curves.
         precision_strict: `err < t` (GTOT) instead of `err <= t`.
         success_score: 'mean' of the success curve or its 'trapezoid' area (GTOT).
+        annotated_only: frames whose ground truth is not finite (VTUAV annotates every 10th frame)
+            are left out of the score, numerator and denominator.
         *_index: the point of the curve reported as PR / NPR.
     """
     name: str
@@ -57,6 +64,7 @@ class Protocol:
     success_score: str
     norm_precision_thresholds: Optional[np.ndarray] = None
     norm_precision_index: int = 20
+    annotated_only: bool = False
 
     def score_success(self, curve: np.ndarray) -> np.ndarray:
         """Success score of curves (..., thresholds)."""
@@ -87,6 +95,10 @@ PROTOCOLS: Dict[str, Protocol] = {
                        invalid_gt='lasher', replace_empty_rows=True, pooled=False, precision_thresholds=_PIXELS,
                        precision_index=20, precision_strict=False, success_thresholds=_OVERLAPS,
                        success_score='mean', norm_precision_thresholds=_NORMALISED),
+    'vtuav': Protocol('vtuav', ('PR', 'NPR', 'SR'), best_of_modalities=True, first_frame_gt=False, invalid_gt='none',
+                      replace_empty_rows=False, pooled=False, precision_thresholds=_PIXELS, precision_index=20,
+                      precision_strict=False, success_thresholds=_OVERLAPS, success_score='mean',
+                      norm_precision_thresholds=_NORMALISED, annotated_only=True),
     'synthetic': Protocol('synthetic', ('PR', 'NPR', 'SR'), best_of_modalities=False, first_frame_gt=True,
                           invalid_gt='pytracking', replace_empty_rows=True, pooled=False,
                           precision_thresholds=_PIXELS, precision_index=20, precision_strict=False,

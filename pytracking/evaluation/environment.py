@@ -12,6 +12,7 @@ TRACKING_SETTINGS = (
     PathSetting('rgbt234_path', 'RGBT234_PATH', None, 'RGBT234 root'),
     PathSetting('rgbt210_path', 'RGBT210_PATH', None, 'RGBT210 root'),
     PathSetting('lasher_path', 'LASHER_PATH', None, 'LasHeR root (trainingset/, testingset/)'),
+    PathSetting('vtuav_path', 'VTUAV_PATH', None, 'VTUAV root (test_ST/, test_LT/, train_ST/, train_LT/)'),
     PathSetting('synthetic_path', 'SYNTHETIC_PATH', 'data/synthetic', 'synthetic RGB-T benchmark'),
 )
 TRACKING_LOCAL_FILE = Path(__file__).resolve().parent / 'local.py'

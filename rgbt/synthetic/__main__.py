@@ -1,4 +1,4 @@
-"""python -m rgbt.synthetic --out DIR --layout {rgbt234,lasher,gtot} --sequences N --frames F --seed S"""
+"""python -m rgbt.synthetic --out DIR --layout {rgbt234,lasher,gtot,vtuav} --sequences N --frames F --seed S"""
 import argparse
 
 from rgbt.synthetic.generator import SequenceSpec, generate_benchmark
@@ -8,7 +8,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m rgbt.synthetic',
                                      description='Generate the procedural RGB-T benchmark (train and test splits).')
     parser.add_argument('--out', help='output folder (default: synthetic_path of pytracking/evaluation/local.py)')
-    parser.add_argument('--layout', default='rgbt234', choices=('rgbt234', 'lasher', 'gtot'))
+    parser.add_argument('--layout', default='rgbt234', choices=('rgbt234', 'lasher', 'gtot', 'vtuav'))
     parser.add_argument('--sequences', type=int, default=20, help='test sequences')
     parser.add_argument('--train-sequences', type=int, default=None, help='train sequences (default: 2x --sequences)')
     parser.add_argument('--frames', type=int, default=100)

@@ -39,6 +39,7 @@ ATTRIBUTE_NAMES = {
     'lasher': {'low_illumination': 'LI', 'thermal_crossover': 'TC', 'partial_occlusion': 'PO',
                'heavy_occlusion': 'HO', 'scale_variation': 'SV', 'fast_motion': 'FM', 'motion_blur': 'MB',
                'background_clutter': 'BC', 'camera_motion': 'CM', 'low_resolution': 'LR'},
+    'vtuav': {},                 # VTUAV's attribute files are not written (their format is not documented)
 }
 NO_OCCLUSION = {'rgbt234': 'NO', 'lasher': 'NO'}
 

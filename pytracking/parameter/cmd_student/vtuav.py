@@ -1,0 +1,6 @@
+"""cmd_student on vtuav (DiMP's tracking parameters)."""
+from pytracking.parameter import make_parameters
+
+
+def parameters():
+    return make_parameters('cmd_student', default_dataset='vtuav')
