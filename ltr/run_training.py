@@ -45,6 +45,9 @@ def parse_args(argv=None):
     parser.add_argument('--no-fail-safe', action='store_true', help='do not restart after an exception')
     parser.add_argument('--no-tensorboard', action='store_true')
     parser.add_argument('--seed', type=int, default=0, help="seed of the network initialisation and of the training samples")
+    parser.add_argument('--modality-dropout', type=float, default=0.0, metavar='P',
+                        help='drop one modality of a test frame with probability P (default 0: the paper\'s recipe)')
+    parser.add_argument('--modality-dropout-mode', default='blank', choices=('blank', 'hold'))
     parser.add_argument('--keep-checkpoints', type=int, default=None,
                         help='keep only the newest N epoch checkpoints (default: all, as pytracking)')
     return parser.parse_args(argv)
@@ -82,6 +85,8 @@ def build_settings(args) -> Settings:
     settings.use_tensorboard = not args.no_tensorboard
     settings.keep_checkpoints = args.keep_checkpoints
     settings.seed = args.seed
+    settings.modality_dropout = args.modality_dropout
+    settings.modality_dropout_mode = args.modality_dropout_mode
     # CMD distillation choices (see rgbt/distill.py); edit here or in a settings file.
     settings.distill_alpha = 1e-3
     settings.distill_beta = 100.0

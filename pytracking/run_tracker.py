@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 from pytracking.evaluation.datasets import DATASETS, get_dataset  # noqa: E402
 from pytracking.evaluation.running import run_dataset  # noqa: E402
 from pytracking.evaluation.tracker import Tracker, load_parameters  # noqa: E402
+from pytracking.utils.missing_modality import parse_simulation  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,6 +31,9 @@ def parse_args(argv=None):
     parser.add_argument('--num_gpus', type=int, default=0)
     parser.add_argument('--debug', type=int, default=0, help='1: save/show crops, score map and state per frame')
     parser.add_argument('--net', default=None, help='network file or training checkpoint folder')
+    parser.add_argument('--simulate-missing', default=None, metavar='MODALITY:RATE',
+                        help="blank seeded segments of one modality (e.g. tir:0.3) to evaluate tracking under "
+                             "drop-out; results go to their own folder (<param>_missing_tir0.3)")
     return parser.parse_args(argv)
 
 
@@ -57,7 +61,11 @@ def main(argv=None) -> int:
     dataset = get_dataset(dataset_name, require_frames=True)
     if args.sequence is not None:
         dataset = select_sequence(dataset, args.sequence, dataset_name)
-    tracker = Tracker(args.tracker_name, args.tracker_param, args.runid, net_path=args.net)
+    try:
+        simulation = parse_simulation(args.simulate_missing) if args.simulate_missing else None
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    tracker = Tracker(args.tracker_name, args.tracker_param, args.runid, net_path=args.net, simulate_missing=simulation)
     tracker.get_parameters().net.resolve()            # a missing network fails before any work starts
     print(f"{args.tracker_name}/{args.tracker_param} on {dataset_name}: {len(dataset)} sequences -> {tracker.results_dir}")
     statuses = run_dataset(dataset, [tracker], debug=args.debug, threads=args.threads, num_gpus=args.num_gpus)

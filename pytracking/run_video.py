@@ -27,6 +27,9 @@ def main(argv=None) -> int:
     parser.add_argument('--init', required=True, help='x,y,w,h of the target in the first frame')
     parser.add_argument('--out', default=None, help='result file (default: <rgb>/../<tracker>_boxes.txt)')
     parser.add_argument('--net', default=None)
+    parser.add_argument('--missing-modality', default='fail', choices=('fail', 'hold', 'zeros'),
+                        help='a missing, unreadable or blank frame of one modality: stop (default), reuse that '
+                             "modality's last good frame, or feed a black one")
     parser.add_argument('--resize-tir', action='store_true',
                         help='resize thermal frames to the RGB size (default: a size mismatch is an error)')
     args = parser.parse_args(argv)
@@ -48,6 +51,7 @@ def main(argv=None) -> int:
     tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net)
     params = tracker.get_parameters()
     params.resize_tir = args.resize_tir
+    params.missing_modality = args.missing_modality
     threads = set_num_threads()
     output = tracker.run_sequence(sequence, params=params)
     out = Path(args.out) if args.out else args.rgb.parent / f"{args.tracker_name}_boxes.txt"

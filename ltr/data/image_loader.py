@@ -110,7 +110,11 @@ def read_frame_pair(rgb_path: str, tir_path: str, resize_tir: bool = False, imre
     thermal frame is resized to the RGB frame's size. `imread` replaces imread_rgb (e.g. a cache).
     """
     imread = imread or imread_rgb
-    rgb, tir = imread(rgb_path), imread(tir_path)
+    return match_sizes(imread(rgb_path), imread(tir_path), rgb_path, tir_path, resize_tir)
+
+
+def match_sizes(rgb, tir, rgb_path, tir_path, resize_tir: bool):
+    """The size rule of read_frame_pair for frames already decoded (paths name them in the error)."""
     if rgb.shape[:2] != tir.shape[:2]:
         if not resize_tir:
             raise ImageReadError(

@@ -31,13 +31,18 @@ class RGBTDiMPProcessing:
         label_function_params: feature_sz, sigma_factor, kernel_sz.
         joint_transform: applied to the full frames of a sample (e.g. ToGrayscale, flips).
         transform: crop -> tensor (ToTensorAndJitter); drawn per crop, so per modality.
+        modality_dropout: probability that one modality of a test frame is dropped (0: off, the
+            paper's recipe). Not in the paper: training for tracking when a camera fails.
+        modality_dropout_mode: 'blank' (a black image) or 'hold' (that modality's last train frame,
+            what a stalled camera gives).
     """
 
     def __init__(self, search_area_factor: float = 5.0, output_sz: int = 288,
                  center_jitter_factor: Optional[Dict[str, float]] = None,
                  scale_jitter_factor: Optional[Dict[str, float]] = None,
                  proposal_params: Optional[dict] = None, label_function_params: Optional[dict] = None,
-                 joint_transform=None, transform=None):
+                 joint_transform=None, transform=None, modality_dropout: float = 0.0,
+                 modality_dropout_mode: str = 'blank'):
         self.search_area_factor = search_area_factor
         self.output_sz = output_sz
         self.center_jitter_factor = center_jitter_factor or {'train': 3.0, 'test': 4.5}
@@ -46,6 +51,24 @@ class RGBTDiMPProcessing:
         self.label_function_params = dict(DEFAULT_LABELS, **(label_function_params or {}))
         self.joint_transform = joint_transform
         self.transform = transform or ToTensorAndJitter(0.2)
+        if not 0 <= modality_dropout <= 1 or modality_dropout_mode not in ('blank', 'hold'):
+            raise ValueError(f"modality_dropout must be in [0, 1] and its mode 'blank' or 'hold', got "
+                             f"{modality_dropout}, {modality_dropout_mode!r}")
+        self.modality_dropout, self.modality_dropout_mode = modality_dropout, modality_dropout_mode
+
+    def drop_modalities(self, data: dict, rng) -> dict:
+        """Each test frame loses one modality (RGB or TIR, equally likely) with probability
+        `modality_dropout`; returns the new data and leaves the input untouched."""
+        if self.modality_dropout <= 0:
+            return data
+        test = {key: list(data[f'test_{key}']) for key in ('rgb', 'tir')}
+        for index in range(len(test['rgb'])):
+            if rng.random() >= self.modality_dropout:
+                continue
+            key = ('rgb', 'tir')[int(rng.integers(2))]
+            held = data[f'train_{key}'][-1]
+            test[key][index] = held if self.modality_dropout_mode == 'hold' else np.zeros_like(test[key][index])
+        return dict(data, test_rgb=test['rgb'], test_tir=test['tir'])
 
     def _crops(self, rgb, tir, boxes, mode: str, rng):
         out_rgb, out_tir, out_boxes = [], [], []
@@ -80,6 +103,7 @@ class RGBTDiMPProcessing:
                                                    list(data['train_anno']) + list(data['test_anno']), rng)
             data = dict(data, train_rgb=rgb[:n_train], test_rgb=rgb[n_train:], train_tir=tir[:n_train],
                         test_tir=tir[n_train:], train_anno=boxes[:n_train], test_anno=boxes[n_train:])
+        data = self.drop_modalities(data, rng)
         out = {key: value for key, value in data.items() if not key.startswith(('train_', 'test_'))}
         for mode in ('train', 'test'):
             rgb, tir, boxes = self._crops(data[f'{mode}_rgb'], data[f'{mode}_tir'], data[f'{mode}_anno'], mode, rng)

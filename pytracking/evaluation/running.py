@@ -125,6 +125,14 @@ def save_results(tracker: Tracker, sequence: Sequence, output: dict) -> None:
     """`<seq>_time.txt` first, `<seq>.txt` last: a box file exists only for a finished sequence.
     Boxes are written as pytracking does: tab-delimited, truncated to integers."""
     box_file, time_file = result_paths(tracker, sequence)
+    missing_file = tracker.results_dir / f"{sequence.name}_missing.txt"
+    if output.get('missing'):
+        lines = ['# frame\tmodality\treason'] + [f"{i}\t{m}\t{r}" for i, m, r in output['missing']]
+        atomic_write_text(missing_file, '\n'.join(lines) + '\n')
+        _logger.warning("%s: %d frames tracked with a missing modality (%s)", sequence.name,
+                        len(output['missing']), missing_file)
+    else:
+        missing_file.unlink(missing_ok=True)
     atomic_savetxt(time_file, np.asarray(output['time'], dtype=np.float64), '%f')
     atomic_savetxt(box_file, np.asarray(output['target_bbox'], dtype=np.float64).astype(np.int64), '%d')
 

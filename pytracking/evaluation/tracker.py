@@ -2,18 +2,30 @@
 import importlib
 import os
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 
-from ltr.data.image_loader import read_frame_pair
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.environment import env_settings
 from pytracking.features.preprocessing import numpy_to_torch
+from pytracking.utils.missing_modality import ModalityGuard, simulated_drop_out
 from rgbt.benchmarks import invalid_box_reason
+
+
+def blanked_modality(params, sequence):
+    """frame index -> the modality blanked by `params.simulate_missing` (or None), seeded by the
+    tracker seed and the sequence name, so every tracker sees the same drop-outs."""
+    if not params.simulate_missing:
+        return None
+    modality, rate, *rest = params.simulate_missing
+    seed = zlib.crc32(sequence.name.encode()) + 1000003 * params.seed
+    mask = simulated_drop_out(len(sequence.frames), modality, rate, *(rest or [20]), seed=seed)
+    return lambda index: modality if mask[index] else None
 
 
 def load_parameters(name: str, parameter_name: str):
@@ -36,13 +48,17 @@ class Tracker:
     """
 
     def __init__(self, name: str, parameter_name: str, run_id: Optional[int] = None, net_path: Optional[str] = None,
-                 display_name: Optional[str] = None, results_dir: Optional[os.PathLike] = None):
+                 display_name: Optional[str] = None, results_dir: Optional[os.PathLike] = None,
+                 simulate_missing: Optional[Tuple[str, float]] = None):
         self.name = name
         self.parameter_name = parameter_name
         self.run_id = run_id
         self.display_name = display_name or name
         self.net_path = net_path
+        self.simulate_missing = simulate_missing
         folder = parameter_name if run_id is None else f"{parameter_name}_{run_id:03d}"
+        if simulate_missing is not None:          # its own results: never mixed with the full-modality run
+            folder += f"_missing_{simulate_missing[0]}{simulate_missing[1]:g}"
         self.results_dir = Path(results_dir) if results_dir else Path(env_settings().results_path) / name / folder
         self.tracker_class = importlib.import_module(f"pytracking.tracker.{name}").get_tracker_class()
 
@@ -51,6 +67,8 @@ class Tracker:
         if self.net_path:
             params.net.path = self.net_path
         params.debug = debug
+        if self.simulate_missing is not None:
+            params.simulate_missing = tuple(self.simulate_missing)
         return params
 
     def create_tracker(self, params):
@@ -77,10 +95,12 @@ class Tracker:
         device = torch.device('cuda', torch.cuda.current_device()) if upload else None
         upload_stream = torch.cuda.Stream(device=device) if upload else None
 
+        guard = ModalityGuard(params.missing_modality, params.resize_tir, blanked_modality(params, sequence))
+
         def read(index):
             """Decodes frame `index` (and on a GPU uploads it on a side stream); returns the frames and
             the event that marks the upload done, so the tracker waits on the device, not the host."""
-            frames = read_frame_pair(*sequence.frames[index], resize_tir=params.resize_tir)
+            frames = guard.read(index, *sequence.frames[index])
             if not upload or index == 0:
                 return frames, None
             with torch.cuda.device(device), torch.cuda.stream(upload_stream):
@@ -118,4 +138,4 @@ class Tracker:
                 flags.append(output.get('flag'))
                 if visualizer is not None:
                     visualizer(sequence, index, image, output)
-        return {'target_bbox': boxes, 'time': times, 'flags': flags}
+        return {'target_bbox': boxes, 'time': times, 'flags': flags, 'missing': guard.records}

@@ -119,7 +119,9 @@ def train_loader(settings) -> LTRLoader:
         label_function_params={'feature_sz': settings.feature_sz,
                                'sigma_factor': settings.output_sigma_factor / settings.search_area_factor,
                                'kernel_sz': settings.target_filter_sz},
-        joint_transform=ToGrayscale(0.05), transform=ToTensorAndJitter(0.2))
+        joint_transform=ToGrayscale(0.05), transform=ToTensorAndJitter(0.2),
+        modality_dropout=getattr(settings, 'modality_dropout', 0.0),
+        modality_dropout_mode=getattr(settings, 'modality_dropout_mode', 'blank'))
     batch, steps = per_process_schedule(settings.batch_size, settings.samples_per_epoch, settings.world_size,
                                         getattr(settings, 'scale_batch_with_processes', False))
     sampler = RGBTDiMPSampler(train_datasets(settings), None, steps * batch,

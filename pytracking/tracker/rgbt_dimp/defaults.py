@@ -15,6 +15,8 @@ DEFAULTS = dict(
     compile_backbone=False,            # torch.compile the backbone (CUDA graphs via mode='reduce-overhead' on GPU)
     default_dataset='synthetic',
     resize_tir=False,                  # thermal frames of another size than RGB: False: error; True: resized
+    missing_modality='fail',           # a missing/unreadable/blank image: 'fail', 'hold' (last good one), 'zeros'
+    simulate_missing=None,             # (modality, rate[, segment length]): seeded blanked segments (evaluation)
     # sampling
     image_sample_size=None,            # None: the crop size the network was trained with (288 if unknown)
     search_area_scale=5.0,
