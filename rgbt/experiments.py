@@ -64,7 +64,7 @@ def checkpoint_dir(workspace: Path, setting: str) -> Path:
 
 
 def train_setting(workspace: Path, setting: str, iterations: int, device: str, seed: int,
-                  epochs: int = EPOCHS) -> None:
+                  epochs: int = EPOCHS, extra_args: Sequence[str] = ()) -> None:
     """Trains `setting` for `iterations` in all (over `epochs`) in `workspace`; resumes, or does
     nothing when its last epoch is there."""
     from ltr import run_training
@@ -73,15 +73,17 @@ def train_setting(workspace: Path, setting: str, iterations: int, device: str, s
     per_epoch = max(1, math.ceil(iterations / epochs))
     run_training.main(['cmd', setting, '--epochs', str(epochs), '--iterations', str(per_epoch), '--device', device,
                        '--no-backbone-pretrained', '--no-tensorboard', '--workers', '0', '--keep-checkpoints', '1',
-                       '--seed', str(seed)])
+                       '--seed', str(seed), *extra_args])
 
 
-def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path):
-    """Tracks the synthetic test split with the setting's latest checkpoint; returns the results folder."""
+def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, simulate_missing=None):
+    """Tracks the synthetic test split with the setting's latest checkpoint (optionally with one
+    modality blanked in seeded segments, see pytracking.utils.missing_modality); returns the results folder."""
     from pytracking.evaluation.datasets import get_dataset
     from pytracking.evaluation.running import run_dataset
     from pytracking.evaluation.tracker import Tracker
-    tracker = Tracker(tracker_name, 'synthetic', net_path=str(checkpoint_dir(workspace, setting)), results_dir=results)
+    tracker = Tracker(tracker_name, 'synthetic', net_path=str(checkpoint_dir(workspace, setting)), results_dir=results,
+                      simulate_missing=simulate_missing)
     statuses = run_dataset(get_dataset('synthetic', require_frames=True), [tracker])
     failed = [s for s in statuses if s['status'] == 'failed']
     if failed:
