@@ -60,7 +60,8 @@ def needs_teacher(setting: str) -> bool:
 
 
 def checkpoint_dir(workspace: Path, setting: str) -> Path:
-    return workspace / 'checkpoints' / 'ltr' / 'cmd' / setting
+    from ltr.admin.environment import checkpoint_dir as settings_checkpoint_dir
+    return settings_checkpoint_dir(workspace, 'cmd', setting)
 
 
 def train_setting(workspace: Path, setting: str, iterations: int, device: str, seed: int,

@@ -77,6 +77,12 @@ class PathSettings:
         return value
 
 
+def checkpoint_dir(workspace_dir, module_name: str, script_name: str) -> Path:
+    """pytracking's checkpoint folder of a training setting, `<workspace>/checkpoints/ltr/<module>/<script>`
+    (e.g. cmd/teacher): the one place that spells it."""
+    return Path(workspace_dir) / 'checkpoints' / 'ltr' / module_name / script_name
+
+
 def write_local_file(path: Path, header: str, specs: Sequence[PathSetting], body_start: str, indent: str,
                      closing: str = '') -> None:
     """Writes a local.py with one line per setting (atomically, so parallel workers never see half a file)."""

@@ -11,8 +11,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import torch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ltr.models.backbone.resnet import IMAGENET_MEAN, IMAGENET_STD
 
 Frames = List[np.ndarray]
 

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 import torch
 from tqdm import tqdm
 
+from ltr.admin.environment import checkpoint_dir
 from ltr.admin.loading import CheckpointError, load_checkpoint_file, save_checkpoint
 
 _logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class LTRTrainer:
             device_ids = [self.device.index] if self.device.type == 'cuda' else None
             self.actor.net = torch.nn.parallel.DistributedDataParallel(
                 self.actor.net, device_ids=device_ids, find_unused_parameters=True)   # layer4 and fc never run
-        self.checkpoint_dir = Path(settings.env.workspace_dir) / 'checkpoints' / settings.project_path
+        self.checkpoint_dir = checkpoint_dir(settings.env.workspace_dir, settings.module_name, settings.script_name)
         self.is_main = getattr(settings, 'rank', 0) == 0
         self._writers = {}
         amp_on_cuda = settings.use_amp and self.device.type == 'cuda'

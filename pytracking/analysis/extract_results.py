@@ -1,18 +1,11 @@
 """Evaluate result folders on a registered benchmark: the API behind run_analysis.py."""
 import os
-from pathlib import Path
 from typing import Dict, Optional
 
 from pytracking.analysis.evaluation import BenchmarkEvaluation, evaluate
 from pytracking.analysis.results import load_tracker_results
 from pytracking.evaluation.datasets import DATASETS, benchmark_of
-from pytracking.evaluation.environment import env_settings
-
-
-def tracker_results_dir(tracker: str, param: str, runid: Optional[int] = None) -> Path:
-    """pytracking's result folder `<results_path>/<tracker>/<param>[_<runid:03d>]`."""
-    folder = param if runid is None else f"{param}_{int(runid):03d}"
-    return Path(env_settings().results_path) / tracker / folder
+from pytracking.evaluation.tracker import tracker_results_dir  # noqa: F401 (re-exported)
 
 
 def evaluate_folders(dataset: str, results: Dict[str, os.PathLike], dataset_root: Optional[os.PathLike] = None,

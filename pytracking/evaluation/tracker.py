@@ -17,6 +17,12 @@ from pytracking.utils.missing_modality import ModalityGuard, simulated_drop_out
 from rgbt.benchmarks import invalid_box_reason
 
 
+def tracker_results_dir(tracker: str, param: str, runid: Optional[int] = None) -> Path:
+    """pytracking's result folder `<results_path>/<tracker>/<param>[_<runid:03d>]`."""
+    folder = param if runid is None else f"{param}_{int(runid):03d}"
+    return Path(env_settings().results_path) / tracker / folder
+
+
 def blanked_modality(params, sequence):
     """frame index -> the modality blanked by `params.simulate_missing` (or None), seeded by the
     tracker seed and the sequence name, so every tracker sees the same drop-outs."""
@@ -56,10 +62,10 @@ class Tracker:
         self.display_name = display_name or name
         self.net_path = net_path
         self.simulate_missing = simulate_missing
-        folder = parameter_name if run_id is None else f"{parameter_name}_{run_id:03d}"
+        folder = tracker_results_dir(name, parameter_name, run_id)
         if simulate_missing is not None:          # its own results: never mixed with the full-modality run
-            folder += f"_missing_{simulate_missing[0]}{simulate_missing[1]:g}"
-        self.results_dir = Path(results_dir) if results_dir else Path(env_settings().results_path) / name / folder
+            folder = folder.with_name(folder.name + f"_missing_{simulate_missing[0]}{simulate_missing[1]:g}")
+        self.results_dir = Path(results_dir) if results_dir else folder
         self.tracker_class = importlib.import_module(f"pytracking.tracker.{name}").get_tracker_class()
 
     def get_parameters(self, debug: int = 0):

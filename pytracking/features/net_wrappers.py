@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from ltr.admin.environment import checkpoint_dir
 from ltr.admin.loading import WrongNetworkError, check_network_kind, checkpoint_path, load_network
 from pytracking.evaluation.environment import env_settings
 
@@ -37,7 +38,7 @@ class NetworkFile:
             return
         yield Path(env.network_path) / self.file_name
         if self.training_setting:
-            yield Path(env.workspace_dir) / 'checkpoints' / 'ltr' / 'cmd' / self.training_setting
+            yield checkpoint_dir(env.workspace_dir, 'cmd', self.training_setting)
 
     def resolve(self) -> Path:
         tried = []

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltr.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ltr.models.backbone.resnet import IMAGENET_MEAN, IMAGENET_STD
 
 
 def numpy_to_torch(image: np.ndarray, device=None) -> torch.Tensor:

@@ -19,6 +19,10 @@ LAYER_CHANNELS = {
     'resnet50': {'conv1': 64, 'layer1': 256, 'layer2': 512, 'layer3': 1024, 'layer4': 2048, 'fc': 1000},
 }
 LAYER_STRIDES = {'conv1': 2, 'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 32}
+# The input normalisation the ImageNet weights expect (RGB, images in [0, 1]); training crops and
+# tracking samples are both normalised with it.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ResNet(tv_resnet.ResNet):

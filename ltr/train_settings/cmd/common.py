@@ -181,7 +181,8 @@ def find_teacher(settings) -> Path:
     checkpoint in the workspace."""
     from ltr.admin.loading import checkpoint_path
     given = settings.teacher_checkpoint or os.environ.get('CMD_TEACHER')
-    folder = Path(settings.env.workspace_dir) / 'checkpoints' / 'ltr' / 'cmd' / 'teacher'
+    from ltr.admin.environment import checkpoint_dir
+    folder = checkpoint_dir(settings.env.workspace_dir, 'cmd', 'teacher')
     try:
         return checkpoint_path(given or folder)
     except FileNotFoundError as err:
