@@ -68,7 +68,7 @@ def track_all(out: Path, device: str):
     folders = {}
     for name, tracker_name, setting in TRACKERS:
         stage(f"tracking the test split with {name}")
-        folders[name] = track_setting(out, setting, tracker_name, out / 'results' / setting)
+        folders[name] = track_setting(out, setting, tracker_name, out / 'results' / setting, device=device)
     return get_dataset('synthetic', require_frames=True), folders
 
 

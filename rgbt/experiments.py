@@ -77,14 +77,15 @@ def train_setting(workspace: Path, setting: str, iterations: int, device: str, s
                        '--seed', str(seed), *extra_args])
 
 
-def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, simulate_missing=None):
+def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, simulate_missing=None,
+                  device: str = 'cpu'):
     """Tracks the synthetic test split with the setting's latest checkpoint (optionally with one
     modality blanked in seeded segments, see pytracking.utils.missing_modality); returns the results folder."""
     from pytracking.evaluation.datasets import get_dataset
     from pytracking.evaluation.running import run_dataset
     from pytracking.evaluation.tracker import Tracker
     tracker = Tracker(tracker_name, 'synthetic', net_path=str(checkpoint_dir(workspace, setting)), results_dir=results,
-                      simulate_missing=simulate_missing)
+                      simulate_missing=simulate_missing, param_overrides={'use_gpu': device.startswith('cuda')})
     statuses = run_dataset(get_dataset('synthetic', require_frames=True), [tracker])
     failed = [s for s in statuses if s['status'] == 'failed']
     if failed:
@@ -123,7 +124,7 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
     for name, setting, tracker_name in rows:
         if setting != 'teacher':
             train_setting(workspace, setting, iterations, device, seed)
-        folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting)
+        folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting, device=device)
     scores = score(folders)
     atomic_write_text(done_file, json.dumps(scores, indent=1))
     return scores

@@ -39,3 +39,16 @@ def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
     stamp = (out / 'checkpoints' / 'ltr' / 'cmd' / 'teacher').stat().st_mtime_ns
     demo.main(['--minutes', '0.5', '--out', str(out), '--device', 'cpu'])
     assert (out / 'checkpoints' / 'ltr' / 'cmd' / 'teacher').stat().st_mtime_ns == stamp
+
+
+def test_tracking_runs_on_the_requested_device(tmp_path, monkeypatch):
+    """`--device cpu` on a CUDA machine tracked on the GPU (the tracker's use_gpu default): the
+    experiments and the demo pass their device to the tracker."""
+    from rgbt import experiments
+    captured = []
+    monkeypatch.setattr('pytracking.evaluation.datasets.get_dataset', lambda *args, **kwargs: [])
+    monkeypatch.setattr('pytracking.evaluation.running.run_dataset',
+                        lambda sequences, trackers: captured.append(trackers[0]) or [])
+    for device in ('cpu', 'cuda'):
+        experiments.track_setting(tmp_path, 'student', 'cmd_student', tmp_path / device, device=device)
+    assert [t.get_parameters().use_gpu for t in captured] == [False, True]

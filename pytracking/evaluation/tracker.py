@@ -55,13 +55,14 @@ class Tracker:
 
     def __init__(self, name: str, parameter_name: str, run_id: Optional[int] = None, net_path: Optional[str] = None,
                  display_name: Optional[str] = None, results_dir: Optional[os.PathLike] = None,
-                 simulate_missing: Optional[Tuple[str, float]] = None):
+                 simulate_missing: Optional[Tuple[str, float]] = None, param_overrides: Optional[dict] = None):
         self.name = name
         self.parameter_name = parameter_name
         self.run_id = run_id
         self.display_name = display_name or name
         self.net_path = net_path
         self.simulate_missing = simulate_missing
+        self.param_overrides = dict(param_overrides or {})      # applied over the parameter file (checked keys)
         folder = tracker_results_dir(name, parameter_name, run_id)
         if simulate_missing is not None:          # its own results: never mixed with the full-modality run
             folder = folder.with_name(folder.name + f"_missing_{simulate_missing[0]}{simulate_missing[1]:g}")
@@ -75,6 +76,7 @@ class Tracker:
         params.debug = debug
         if self.simulate_missing is not None:
             params.simulate_missing = tuple(self.simulate_missing)
+        params.update(**self.param_overrides)
         return params
 
     def create_tracker(self, params):
