@@ -6,7 +6,7 @@ layer2, layer3) -> fusion at layer2 and layer3 -> DiMP classifier on fused layer
 fused layer2 + layer3. The student runs its one ResNet18 on RGB and TIR in one batched call.
 """
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -117,6 +117,12 @@ class RGBTDiMPnet(nn.Module):
 # The classification feature head of each backbone, as in DiMP-18 / DiMP-50:
 # (residual blocks, block type, output channels).
 CLASSIFIER_HEADS = {'resnet18': (1, 'basic', 256), 'resnet50': (0, 'bottleneck', 512)}
+
+
+def distill_channels(net: RGBTDiMPnet) -> List[int]:
+    """Channels of the net's backbone at DISTILL_LAYERS, read from the backbone itself (the one
+    source of channel counts; the distillation adapters are sized with it)."""
+    return [net.feature_extractor.layer_channels[layer] for layer in DISTILL_LAYERS]
 
 
 def build_rgbt_dimpnet(backbone_name: str, two_stream: bool, fusion: str, backbone_pretrained: bool = False,

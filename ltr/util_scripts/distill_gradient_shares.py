@@ -60,12 +60,10 @@ def measure(teacher, student, batches, reduction: str) -> dict:
     """Mean over batches of each weighted term's value and gradient share for one reduction."""
     import copy
     from ltr.actors import CMDDistillActor, CMDTrainingNet
-    from ltr.models.backbone.resnet import LAYER_CHANNELS
     from rgbt.distill import CMDDistillLoss
-    from rgbt.nets import DISTILL_LAYERS
+    from rgbt.nets import distill_channels
     torch.manual_seed(0)
-    distill = CMDDistillLoss([LAYER_CHANNELS['resnet18'][l] for l in DISTILL_LAYERS],
-                             [LAYER_CHANNELS['resnet50'][l] for l in DISTILL_LAYERS], reduction=reduction)
+    distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher), reduction=reduction)
     actor = CMDDistillActor(CMDTrainingNet(copy.deepcopy(student), distill), teacher)
     actor.train(True)
     params = [p for p in actor.net.student.parameters() if p.requires_grad]

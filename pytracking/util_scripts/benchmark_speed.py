@@ -112,16 +112,15 @@ def tracking_run(tracker: Tracker, sequence: Sequence, device: str, random_weigh
 def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> float:
     """Iterations/s of the actor that trains this net (distillation for the student)."""
     from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor
-    from ltr.models.backbone.resnet import LAYER_CHANNELS
     from rgbt.distill import CMDDistillLoss
     from ltr.data.random_batch import random_training_batch
     cuda = device.startswith('cuda')
     crop, batch_size = (288, 26 if name != 'cmd_teacher' else 10) if cuda else (128, 2)
     net = build(name).to(device)
     if name == 'cmd_student':
-        distill = CMDDistillLoss([LAYER_CHANNELS['resnet18'][l] for l in nets.DISTILL_LAYERS],
-                                 [LAYER_CHANNELS['resnet50'][l] for l in nets.DISTILL_LAYERS])
-        actor = CMDDistillActor(CMDTrainingNet(net, distill), build('cmd_teacher'))
+        teacher = build('cmd_teacher')
+        distill = CMDDistillLoss(nets.distill_channels(net), nets.distill_channels(teacher))
+        actor = CMDDistillActor(CMDTrainingNet(net, distill), teacher)
     else:
         actor = RGBTDiMPActor(net)
     actor.to(device)
@@ -143,9 +142,9 @@ def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> 
 
 
 def build(name: str):
-    constructor = {'cmd_teacher': nets.cmd_teacher, 'cmd_student': nets.cmd_student,
-                   'cmd_student_origin': nets.cmd_student_origin}[name]
-    return constructor(backbone_pretrained=False)
+    """A registered network builder of rgbt.nets by name, with random weights."""
+    from ltr.admin.model_constructor import resolve_builder
+    return resolve_builder('rgbt.nets', name)(backbone_pretrained=False)
 
 
 def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: str = None) -> dict:

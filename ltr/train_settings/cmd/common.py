@@ -211,9 +211,8 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
     4's response KD."""
     from ltr.actors import CMDDistillActor, CMDTrainingNet
     from ltr.admin.loading import load_network
-    from ltr.models.backbone.resnet import LAYER_CHANNELS
     from rgbt.distill import DEFAULT_REDUCTION, CMDDistillLoss
-    from rgbt.nets import DISTILL_LAYERS, FUSED_LAYERS, cmd_student, cmd_student_two_stream, init_from_dimp
+    from rgbt.nets import FUSED_LAYERS, cmd_student, cmd_student_two_stream, distill_channels, init_from_dimp
     configure(settings, 'student')
     teacher, _ = load_network(find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     build = cmd_student_two_stream if two_stream else cmd_student
@@ -221,8 +220,7 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
     report_parameters(settings, student, paper_params_m)
     if settings.dimp_init:
         init_from_dimp(student, settings.dimp_init)
-    distill = CMDDistillLoss([LAYER_CHANNELS['resnet18'][l] for l in DISTILL_LAYERS],
-                             [LAYER_CHANNELS['resnet50'][l] for l in DISTILL_LAYERS],
+    distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher),
                              use_scfd=use_scfd, use_mpsd=use_mpsd, use_hfrd=use_hfrd,
                              alpha=settings.distill_alpha, beta=settings.distill_beta,
                              mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
