@@ -6,26 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ltr.admin.loading import save_network
 from pytracking.tracker.rgbt_dimp import rgbt_dimp
 from pytracking.tracker.rgbt_dimp.defaults import DEFAULTS
 from pytracking.tracker.rgbt_dimp.localization import FLAGS
 from pytracking.tracker.rgbt_dimp.rgbt_dimp import RGBTDiMP
 from pytracking.features.net_wrappers import NetworkFile
 from pytracking.utils.params import TrackerParams
-from rgbt.nets import cmd_student
 
-from test_tracker import StubRefinement, state_tracker
-
-SAMPLE = 128
-
-
-@pytest.fixture(scope='module')
-def network_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp('net') / 'cmd_student.pth.tar'
-    save_network(cmd_student(backbone_pretrained=False), path, settings={'output_sz': SAMPLE})
-    return path
+from test_tracker import StubRefinement, network_file, state_tracker  # noqa: F401 (network_file: a fixture)
 
 
 def scripted_localisation(flags):
