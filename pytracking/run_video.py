@@ -1,10 +1,18 @@
-"""Track your own RGB-T footage: two folders of frames (paired in natural numeric order).
+"""Track your own RGB-T footage: two folders of frames (paired in natural numeric order), two video
+files, or two live cameras.
 
-    python pytracking/run_video.py cmd_student --rgb DIR --tir DIR --init x,y,w,h [--out boxes.txt] [--net PATH]
+    python pytracking/run_video.py cmd_student --rgb DIR --tir DIR --init x,y,w,h [--out boxes.txt]
+    python pytracking/run_video.py cmd_student --rgb rgb.mp4 --tir thermal.mp4 --init x,y,w,h --save-video out.mp4
+    python pytracking/run_video.py cmd_student --rgb-camera 0 --tir-camera 1 [--init x,y,w,h]
+
+Without --init the box is drawn with the mouse (needs a display and OpenCV's GUI module). With a
+display the tracking is shown live (q or Esc stops); the boxes so far are always saved.
 """
 import argparse
+import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
@@ -12,53 +20,142 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 import numpy as np  # noqa: E402
 
 from ltr.admin.atomic import atomic_savetxt  # noqa: E402
-from pytracking.evaluation.data import Sequence  # noqa: E402
+from ltr.data.image_loader import ImageReadError, imread_rgb  # noqa: E402
 from pytracking.evaluation.running import set_num_threads  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
-from rgbt.benchmarks import invalid_box_reason, list_frames  # noqa: E402
+from pytracking.utils.missing_modality import ModalityGuard  # noqa: E402
+from pytracking.utils.video_io import (CameraPairSource, FolderPairSource, StreamEnded, VideoPairSource,  # noqa: E402
+                                       VideoSink, annotated_frame, camera_id, decoded, gui_available)
+from rgbt.benchmarks import invalid_box_reason  # noqa: E402
+
+_logger = logging.getLogger('run_video')
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description='Track a target in a pair of RGB and thermal frame folders.')
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Track a target in RGB-T footage: frame folders, videos or cameras.')
     parser.add_argument('tracker_name')
     parser.add_argument('tracker_param', nargs='?', default='default')
-    parser.add_argument('--rgb', required=True, type=Path)
-    parser.add_argument('--tir', required=True, type=Path)
-    parser.add_argument('--init', required=True, help='x,y,w,h of the target in the first frame')
-    parser.add_argument('--out', default=None, help='result file (default: <rgb>/../<tracker>_boxes.txt)')
+    parser.add_argument('--rgb', type=Path, help='RGB frame folder or video file')
+    parser.add_argument('--tir', type=Path, help='thermal frame folder or video file')
+    parser.add_argument('--rgb-camera', help='RGB camera index or stream URL')
+    parser.add_argument('--tir-camera', help='thermal camera index or stream URL')
+    parser.add_argument('--init', default=None, help='x,y,w,h of the target in the first frame (default: drawn)')
+    parser.add_argument('--out', default=None, help='box file (default: <rgb>/../<tracker>_boxes.txt, '
+                                                    'or <tracker>_camera_boxes.txt for cameras)')
+    parser.add_argument('--save-video', type=Path, default=None, help='mp4 of RGB and TIR side by side with the box')
     parser.add_argument('--net', default=None)
-    parser.add_argument('--missing-modality', default='fail', choices=('fail', 'hold', 'zeros'),
-                        help='a missing, unreadable or blank frame of one modality: stop (default), reuse that '
-                             "modality's last good frame, or feed a black one")
+    parser.add_argument('--missing-modality', default=None, choices=('fail', 'hold', 'zeros'),
+                        help="a missing, unreadable or blank frame of one modality: stop (default for files), "
+                             "reuse that modality's last good frame (default for cameras), or feed a black one")
     parser.add_argument('--resize-tir', action='store_true',
                         help='resize thermal frames to the RGB size (default: a size mismatch is an error)')
+    parser.add_argument('--no-window', action='store_true', help='no live window even when a display exists')
     args = parser.parse_args(argv)
-    for folder in (args.rgb, args.tir):
-        if not folder.is_dir():
-            parser.error(f"{folder} is not a folder")
-    rgb, tir = list_frames(args.rgb), list_frames(args.tir)
-    if len(rgb) != len(tir) or not rgb:
-        parser.error(f"{len(rgb)} RGB frames but {len(tir)} thermal frames")
+    cameras = args.rgb_camera is not None or args.tir_camera is not None
+    if cameras and (args.rgb_camera is None or args.tir_camera is None or args.rgb or args.tir):
+        parser.error('give --rgb-camera and --tir-camera together, without --rgb/--tir')
+    if not cameras and (args.rgb is None or args.tir is None):
+        parser.error('give --rgb and --tir (frame folders or video files), or --rgb-camera and --tir-camera')
+    return parser, args
+
+
+def open_source(parser, args):
+    """(source, imread) for the arguments; errors name what is wrong."""
     try:
-        init = np.array([float(v) for v in args.init.split(',')], dtype=np.float64)
-    except ValueError:
-        init = np.zeros(0)
+        if args.rgb_camera is not None:
+            return CameraPairSource(camera_id(args.rgb_camera), camera_id(args.tir_camera)), decoded
+        for path in (args.rgb, args.tir):
+            if not path.exists():
+                parser.error(f"{path} does not exist")
+        if args.rgb.is_dir() and args.tir.is_dir():
+            return FolderPairSource(args.rgb, args.tir), imread_rgb
+        if args.rgb.is_file() and args.tir.is_file():
+            return VideoPairSource(args.rgb, args.tir), decoded
+        parser.error(f"--rgb and --tir must both be folders or both video files: {args.rgb}, {args.tir}")
+    except ValueError as err:
+        parser.error(str(err))
+
+
+def initial_box(parser, args, rgb: np.ndarray, window: bool) -> np.ndarray:
+    if args.init is None:
+        if not window:
+            parser.error("--init x,y,w,h is needed: drawing the box needs a display and OpenCV's GUI module "
+                         "(opencv-python-headless has none)")
+        import cv2
+        box = cv2.selectROI('draw the target, then Enter', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), showCrosshair=True)
+        cv2.destroyWindow('draw the target, then Enter')
+        init = np.array(box, dtype=np.float64)
+    else:
+        try:
+            init = np.array([float(v) for v in args.init.split(',')], dtype=np.float64)
+        except ValueError:
+            init = np.zeros(0)
     reason = invalid_box_reason(init)
     if reason is not None:
         parser.error(f"--init must be x,y,w,h with positive w and h, got {args.init!r}: {reason}")
-    gt = np.tile(init, (len(rgb), 1))
-    sequence = Sequence(args.rgb.name, list(zip(rgb, tir)), 'video', gt)
+    return init
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    parser, args = parse_args(argv)
+    source, imread = open_source(parser, args)
+    policy = args.missing_modality or ('hold' if source.is_live else 'fail')
+    window = not args.no_window and gui_available()
     tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net)
     params = tracker.get_parameters()
-    params.resize_tir = args.resize_tir
-    params.missing_modality = args.missing_modality
+    params.update(resize_tir=args.resize_tir, missing_modality=policy)
     threads = set_num_threads()
-    output = tracker.run_sequence(sequence, params=params)
-    out = Path(args.out) if args.out else args.rgb.parent / f"{args.tracker_name}_boxes.txt"
-    atomic_savetxt(out, np.asarray(output['target_bbox']), fmt='%.2f', delimiter=',')
-    fps = (len(output['time']) - 1) / max(sum(output['time'][1:]), 1e-9)
-    print(f"{len(rgb)} frames tracked at {fps:.1f} FPS ({threads} torch threads) -> {out}")
-    return 0
+    guard = ModalityGuard(policy, args.resize_tir, imread=imread)
+    sink = VideoSink(args.save_video, source.fps)
+    boxes, times, stop_reason, failed = [], [], None, False
+    tracker_obj = tracker.create_tracker(params)
+    try:
+        for index, pair in enumerate(source):
+            rgb, tir = guard.read(index, *pair)
+            start = time.perf_counter()
+            if index == 0:
+                box = initial_box(parser, args, rgb, window)
+                tracker_obj.initialize((rgb, tir), {'init_bbox': box.tolist()})
+            else:
+                box = np.asarray(tracker_obj.track((rgb, tir))['target_bbox'])
+            times.append(time.perf_counter() - start)
+            boxes.append(np.asarray(box, dtype=np.float64))
+            fps = (len(times) - 1) / max(sum(times[1:]), 1e-9) if len(times) > 1 else 0.0
+            if args.save_video or window:
+                frame = annotated_frame(rgb, tir, box, index, fps)
+                sink.write(frame)
+                if window and show(frame):
+                    stop_reason = 'stopped from the window'
+                    break
+    except StreamEnded as err:
+        stop_reason = str(err)
+    except (ImageReadError, FileNotFoundError) as err:      # under --missing-modality fail
+        stop_reason, failed = f"stopped: {err}", True
+    except KeyboardInterrupt:
+        stop_reason = 'interrupted'
+    finally:
+        sink.close()
+        if isinstance(source, CameraPairSource):
+            source.release()
+    out = Path(args.out) if args.out else (args.rgb.parent / f"{args.tracker_name}_boxes.txt" if args.rgb
+                                            else Path(f"{args.tracker_name}_camera_boxes.txt"))
+    if boxes:
+        atomic_savetxt(out, np.asarray(boxes), fmt='%.2f', delimiter=',')
+    for frame, modality, reason in guard.records:
+        _logger.warning("frame %d: %s image %s", frame, modality, reason)
+    fps = (len(times) - 1) / max(sum(times[1:]), 1e-9)
+    print(f"{len(boxes)} frames tracked at {fps:.1f} FPS ({threads} torch threads) -> {out}"
+          + (f"; {stop_reason}" if stop_reason else '') + (f"; video: {args.save_video}" if args.save_video else ''),
+          file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
+
+
+def show(frame) -> bool:
+    """Shows the frame; True when the user asked to stop (q or Esc)."""
+    import cv2
+    cv2.imshow('cmd-rgbt', frame)
+    return cv2.waitKey(1) & 0xFF in (ord('q'), 27)
 
 
 if __name__ == '__main__':
