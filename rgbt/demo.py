@@ -111,6 +111,17 @@ def image_strip(sequence, folders, path: Path, columns: int = 4) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate((legend, strip), axis=0), cv2.COLOR_RGB2BGR))
 
 
+def animate(sequence, folders, path: Path) -> None:
+    """The test sequence with every tracker's box, RGB and TIR side by side, as a GIF (playback.py)."""
+    from pytracking.analysis.results import load_tracker_results
+    from pytracking.util_scripts.playback import render_frames, write
+    from rgbt.benchmarks import Synthetic
+    benchmark_sequence = Synthetic(os.environ['SYNTHETIC_PATH'], 'test').load_sequence(sequence.name, require_frames=True)
+    results = {name: load_tracker_results(name, folder, {sequence.name: len(benchmark_sequence)}).boxes[sequence.name]
+               for name, folder in folders.items()}
+    write(render_frames(benchmark_sequence, results, every=2, scale=0.5), path, fps=10)
+
+
 def write_report(out: Path, sequences, folders, minutes: float, started: float, device: str, seed: int = 0) -> Path:
     from ltr.admin.loading import checkpoint_path, load_network
     from rgbt.experiments import checkpoint_dir
@@ -120,6 +131,7 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
     evaluation = evaluate_folders('synthetic', folders)
     plot_results(evaluation, report, plot_types=('success', 'prec'), per_attribute=False)
     image_strip(sequences[0], folders, report / 'sequence_strip.png')
+    animate(sequences[0], folders, report / 'sequence.gif')
     rows = []
     for name, _, setting in TRACKERS:
         net, _ = load_network(checkpoint_path(checkpoint_dir(out, setting)))
@@ -140,7 +152,7 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
             f"the numbers come from the real training, tracker and evaluation code.", '',
             *table, '', verdict, '',
             '![success plot](success_plot.png) ![precision plot](precision_plot.png)', '',
-            '![test sequence](sequence_strip.png)', '']
+            '![test sequence](sequence_strip.png)', '', '![test sequence, animated](sequence.gif)', '']
     atomic_write_text(report / 'report.md', '\n'.join(text))
     print('\n'.join(table))
     print(verdict)

@@ -11,7 +11,7 @@ def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)          # the demo sets them; restored after the test
     demo.main(['--minutes', '0.5', '--out', str(out), '--device', 'cpu'])
     report = out / 'report'
-    for name in ('report.md', 'success_plot.png', 'precision_plot.png', 'sequence_strip.png'):
+    for name in ('report.md', 'success_plot.png', 'precision_plot.png', 'sequence_strip.png', 'sequence.gif'):
         assert (report / name).stat().st_size > (300 if name.endswith('.md') else 1000), name
     text = (report / 'report.md').read_text()
     rows = {}

@@ -94,3 +94,30 @@ def test_without_init_or_display_the_message_says_what_to_do(rendered, network_f
     assert '--init x,y,w,h is needed' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         run_video.main(['cmd_student', '--rgb-camera', '0', '--tir', str(tir)])
+
+
+def test_playback_renders_ground_truth_and_results_as_mp4_and_gif(tmp_path, capsys):
+    import shutil
+    from pytracking.util_scripts import playback
+    from rgbt.synthetic import generate_benchmark
+    root = generate_benchmark(tmp_path / 'syn', 'rgbt234', {'train': 1, 'test': 1}, SPEC, seed=2, progress=False)
+    gt = np.loadtxt(root / 'test' / 'test000' / 'visible.txt', delimiter=',')
+    (tmp_path / 'res').mkdir()
+    np.savetxt(tmp_path / 'res' / 'test000.txt', gt + [3, 0, 0, 0], fmt='%d', delimiter='\t')
+    for out in (tmp_path / 'play.mp4', tmp_path / 'play.gif'):
+        assert playback.main(['--dataset', 'synthetic', '--dataset-root', str(root), '--sequence', 'test000',
+                              '--results', f"Shifted={tmp_path / 'res'}", '--out', str(out)]) == 0
+    assert '8 frames of test000 with 1 trackers' in capsys.readouterr().out
+    capture = cv2.VideoCapture(str(tmp_path / 'play.mp4'))
+    ok, frame = capture.read()
+    assert ok and frame.shape == (80 + 22, 192, 3)                      # legend row + RGB|TIR
+    from PIL import Image
+    gif = Image.open(tmp_path / 'play.gif')
+    assert gif.n_frames == 8
+    first = np.asarray(gif.convert('RGB'))
+    x, y = int(gt[0, 0]) + 3, int(gt[0, 1]) + 22                       # the shifted box's corner, below the legend
+    assert np.abs(first[y, x].astype(int) - [255, 80, 80]).max() < 40  # the first tracker's colour
+    assert np.abs(first[y, x + 96].astype(int) - [255, 80, 80]).max() < 40      # and on the TIR half
+    shutil.rmtree(tmp_path / 'res')
+    with pytest.raises(SystemExit):
+        playback.main(['--dataset', 'synthetic', '--dataset-root', str(root), '--sequence', 'nope', '--out', 'x.gif'])

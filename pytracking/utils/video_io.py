@@ -125,15 +125,22 @@ def gui_available() -> bool:
         return False
 
 
+def draw_box(image: np.ndarray, box, colour, offset_x: int = 0, thickness: int = 2) -> None:
+    """Draws an [x, y, w, h] box in place (skipped when not finite)."""
+    if not np.all(np.isfinite(box)):
+        return
+    x, y, w, h = [int(round(v)) for v in box]
+    cv2.rectangle(image, (x + offset_x, y), (x + offset_x + w, y + h), colour, thickness)
+
+
 def annotated_frame(rgb: np.ndarray, tir: np.ndarray, box, index: int, fps: float) -> np.ndarray:
     """RGB and TIR side by side (BGR, for OpenCV writers and windows) with the box in both, the frame
     number and the tracking FPS."""
     if tir.shape[:2] != rgb.shape[:2]:
         tir = cv2.resize(tir, (rgb.shape[1], rgb.shape[0]))
     canvas = cv2.cvtColor(np.concatenate((rgb, tir), axis=1), cv2.COLOR_RGB2BGR)
-    x, y, w, h = [int(round(v)) for v in box]
     for offset in (0, rgb.shape[1]):
-        cv2.rectangle(canvas, (x + offset, y), (x + offset + w, y + h), (0, 255, 0), 2)
+        draw_box(canvas, box, (0, 255, 0), offset)
     cv2.putText(canvas, f"#{index}  {fps:.1f} FPS", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1)
     return canvas
 
