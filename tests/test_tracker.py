@@ -581,3 +581,27 @@ def test_a_teacher_given_to_the_student_tracker_is_tracked_with_a_warning(tmp_pa
     with pytest.warns(UserWarning, match='holds a cmd_teacher network, not a cmd_student network'):
         net = params.net.load('cpu')
     assert net.two_stream
+
+
+def test_tracking_prepares_a_copy_once_and_leaves_the_loaded_network_as_it_is(network_file, synthetic_root):
+    from pytracking.evaluation.tracker import load_parameters
+    params = load_parameters('cmd_student', 'default')
+    params.update(use_gpu=False)
+    params.net.path = str(network_file)
+    loaded = params.net.load('cpu')
+    before = {k: v.clone() for k, v in loaded.state_dict().items()}
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    trackers = [Tracker('cmd_student', 'default').create_tracker(params) for _ in range(2)]
+    for tracker in trackers:
+        tracker.initialize(tuple(read_pair(sequence, 0)), sequence.init_info())
+    assert trackers[0].net is trackers[1].net and trackers[0].net is not loaded        # one prepared copy
+    after = loaded.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())              # not folded
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in trackers[0].net.feature_extractor.modules())
+    assert all(p.requires_grad for p in loaded.parameters())
+
+
+def read_pair(sequence, index):
+    from ltr.data.image_loader import read_frame_pair
+    return read_frame_pair(*sequence.frames[index])

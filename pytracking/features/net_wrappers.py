@@ -30,6 +30,7 @@ class NetworkFile:
         self.expected_kind = expected_kind
         self._net = None
         self._checkpoint = None
+        self._prepared = {}
 
     def candidates(self):
         env = env_settings()
@@ -68,6 +69,13 @@ class NetworkFile:
 
     def load(self, device) -> torch.nn.Module:
         return self._load().to(device)
+
+    def prepared(self, key, prepare) -> torch.nn.Module:
+        """`prepare(network)` (a tracking copy: folded, on a device, compiled) built once per `key`,
+        so the sequences of a run share it; the loaded network itself is never changed."""
+        if key not in self._prepared:
+            self._prepared[key] = prepare(self._load())
+        return self._prepared[key]
 
     def training_crop_size(self) -> Optional[int]:
         """The crop size the network was trained with, when its checkpoint records it."""

@@ -7,6 +7,7 @@ reads the score map, IoU-Net refines the box by gradient ascent on 10 boxes, and
 updated from a 50-sample memory on normal and hard-negative frames (2 iterations every 20th frame,
 1 on hard negatives).
 """
+import copy
 import math
 from typing import Dict, List, Tuple
 
@@ -21,6 +22,34 @@ from pytracking.tracker.rgbt_dimp.localization import FLAGS, NOT_FOUND, UNCERTAI
 from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
 
 
+AMP_DTYPES = (None, 'bfloat16', 'float16')
+
+
+def tracking_network_key(params, device: torch.device) -> tuple:
+    """What makes two prepared networks differ."""
+    return device, params.fold_batch_norm, params.channels_last, params.compile_backbone
+
+
+def prepare_network(source: torch.nn.Module, params, device: torch.device) -> torch.nn.Module:
+    """A tracking copy of `source`, which stays as it is: eval mode, no parameter gradients (tracking
+    differentiates only the IoU with respect to the boxes), BatchNorm folded into the convolutions,
+    on `device`, in channels-last memory format, its backbone compiled, as the parameters say."""
+    if params.amp_dtype not in AMP_DTYPES:
+        raise ValueError(f"amp_dtype must be one of {AMP_DTYPES}, got {params.amp_dtype!r}")
+    net = copy.deepcopy(source).eval().requires_grad_(False)
+    if params.fold_batch_norm:
+        fold_batch_norm(net)
+    net = net.to(device)
+    if params.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = params.cudnn_benchmark    # process-wide: cuDNN has no per-module setting
+    if params.compile_backbone:
+        mode = 'reduce-overhead' if device.type == 'cuda' else 'default'
+        net.feature_extractor = torch.compile(net.feature_extractor, mode=mode, dynamic=False)
+    return net
+
+
 class RGBTDiMP(BaseTracker):
     """Tracks one target in a sequence of (rgb, tir) HxWx3 uint8 frame pairs."""
 
@@ -28,21 +57,9 @@ class RGBTDiMP(BaseTracker):
         params = self.params
         self.device = torch.device('cuda' if params.use_gpu and torch.cuda.is_available() else 'cpu')
         self.generator = torch.Generator().manual_seed(params.seed)
-        # Tracking differentiates only the IoU with respect to the boxes: no graph for the weights.
-        self.net = params.net.load(self.device).requires_grad_(False)
-        if params.fold_batch_norm:
-            fold_batch_norm(self.net)
-        if self.device.type == 'cuda':
-            torch.backends.cudnn.benchmark = params.cudnn_benchmark
+        self.net = params.net.prepared(tracking_network_key(params, self.device),
+                                       lambda net: prepare_network(net, params, self.device))
         self.memory_format = torch.channels_last if params.channels_last else torch.contiguous_format
-        if params.channels_last:
-            self.net = self.net.to(memory_format=torch.channels_last)
-        if params.compile_backbone and not getattr(self.net, '_backbone_compiled', False):
-            mode = 'reduce-overhead' if self.device.type == 'cuda' else 'default'
-            self.net.feature_extractor = torch.compile(self.net.feature_extractor, mode=mode, dynamic=False)
-            self.net._backbone_compiled = True
-        if params.amp_dtype not in (None, 'bfloat16', 'float16'):
-            raise ValueError(f"amp_dtype must be None, 'bfloat16' or 'float16', got {params.amp_dtype!r}")
         self.frame_num = 1
         sample_size = params.image_sample_size or params.net.training_crop_size() or 288
         self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
