@@ -447,6 +447,18 @@ class VTUAV(RGBTBenchmark):
             self.sequence_names()
         return self._folders.get(name, self.root / name)
 
+    def _read_attributes(self) -> Dict[str, Tuple[str, ...]]:
+        """Optional RGBT234-style `attr_txt/` in each split folder (one 0/1 file per attribute, aligned
+        with its SequencesName.txt), as for GTOT: VTUAV's own attribute files are not read, their
+        format not being documented in our sources."""
+        result = {}
+        for folder in self.SPLITS[self.split]:
+            attr_dir = self.root / folder / 'attr_txt'
+            if attr_dir.is_dir():
+                names = sorted(p.stem for p in attr_dir.glob('*.txt') if p.stem != 'SequencesName')
+                result.update(_read_attribute_columns(attr_dir, attr_dir / 'SequencesName.txt', names))
+        return result
+
     def frame_dirs_of(self, seq_dir: Path) -> Tuple[str, str]:
         tir = next((d for d in self.TIR_DIRS if (seq_dir / d).is_dir()), self.TIR_DIRS[0])
         return 'rgb', tir

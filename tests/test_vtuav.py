@@ -110,3 +110,19 @@ def test_training_dataset_marks_unannotated_frames_not_visible(generated):
     assert torch.flatten(torch.nonzero(info['visible'])).tolist() == [0, 10, 20]
     rgb, tir, anno, meta = dataset.get_frames(0, [10])
     assert rgb[0].shape == (80, 96, 3) and torch.isfinite(anno['bbox'][0]).all()
+
+
+def test_optional_attribute_files_give_per_attribute_scores(generated, tmp_path):
+    split = tmp_path / 'test_ST'
+    shutil.copytree(generated / 'test_ST', split)
+    (split / 'attr_txt').mkdir()
+    (split / 'attr_txt' / 'SequencesName.txt').write_text('test000\ntest001\n')
+    (split / 'attr_txt' / 'FM.txt').write_text('1\n0\n')
+    (split / 'attr_txt' / 'LI.txt').write_text('1\n1\n')
+    sequences = VTUAV(tmp_path).sequences()
+    assert [s.name for s in sequences] == ['test000', 'test001']           # attr_txt is not a sequence
+    assert [s.attributes for s in sequences] == [('FM', 'LI'), ('LI',)]
+    preds = {s.name: np.nan_to_num(s.gt_rgb, nan=1.0) for s in sequences}
+    evaluation = evaluate('vtuav', sequences, [TrackerResults('T', None, '', preds)])
+    assert set(evaluation.per_attribute) == {'FM', 'LI'} and evaluation.per_attribute['FM']['T']['sequences'] == 1
+    assert evaluation.per_attribute['LI']['T']['scores']['PR'] == 100.0
