@@ -78,6 +78,7 @@ def plot(scores: Dict, path: Path) -> None:
                     color=f"C{index}", label=f"{model}, {modality.upper()} missing")
     ax.set_xlabel('frames with the modality missing (%)')
     ax.set_ylabel('SR (%)')
+    ax.set_ylim(bottom=0)
     ax.set_title('Tracking with one modality missing (synthetic test split)')
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
