@@ -1,6 +1,7 @@
 """Each training setting of Tables 1-4 builds the student and switches on exactly its loss terms:
 the setting file is run as run_training.py runs it (training itself replaced by one actor step)."""
 import importlib
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -38,9 +39,10 @@ BATCH_SEED = 3
 class CachedTeacher(torch.nn.Module):
     """The teacher's output for the test batch, computed once: every setting distils from the same."""
 
-    def __init__(self, output):
+    def __init__(self, output, layer_channels):
         super().__init__()
         self.output = output
+        self.feature_extractor = SimpleNamespace(layer_channels=layer_channels)    # sizes the adapters
 
     def forward(self, *inputs, return_features=True):
         return self.output
@@ -52,7 +54,8 @@ def teacher():
     torch.manual_seed(0)
     net = calibrate_batchnorm(cmd_teacher(backbone_pretrained=False))
     with torch.no_grad():
-        return CachedTeacher(net(*net_inputs(make_batch(seed=BATCH_SEED)), return_features=True))
+        return CachedTeacher(net(*net_inputs(make_batch(seed=BATCH_SEED)), return_features=True),
+                             net.feature_extractor.layer_channels)
 
 
 def test_every_setting_file_is_listed():
