@@ -1,6 +1,7 @@
-"""The package's layers, read from the import statements (AST): no module imports upward.
+"""The package's layers (../shared/DESIGN.md, "Layers"), read from the import statements (AST): no
+module imports upward.
 
-    core      ltr.admin, ltr.models, ltr.data.image_loader, ltr.data.processing_utils
+    core      ltr.admin, ltr.models, ltr.data.image_loader, ltr.data.processing_utils, ltr.data.transforms
     method    rgbt (benchmarks, fusion, nets, distill, synthetic)
     training  the rest of ltr (data, dataset, actors, trainers, train_settings)   } side by side,
     tracking  pytracking (tracker, parameters, evaluation, analysis)             } never each other
@@ -11,7 +12,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORE = ('ltr.admin', 'ltr.models', 'ltr.data.image_loader', 'ltr.data.processing_utils')
+CORE = ('ltr.admin', 'ltr.models', 'ltr.data.image_loader', 'ltr.data.processing_utils', 'ltr.data.transforms')
 TOOLS = ('rgbt.demo', 'rgbt.experiments', 'rgbt.dropout_experiment', 'rgbt.synthetic.__main__', 'ltr.run_training',
          'ltr.util_scripts', 'pytracking.run_', 'pytracking.util_scripts')
 HEIGHT = {'core': 0, 'method': 1, 'training': 2, 'tracking': 2, 'tools': 3}
