@@ -14,15 +14,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 from pytracking.analysis.evaluation import POLICIES  # noqa: E402
 from pytracking.analysis.extract_results import evaluate_folders, tracker_results_dir  # noqa: E402
 from pytracking.analysis.plot_results import plot_results, print_results, write_csv, write_json  # noqa: E402
-from pytracking.analysis.results import ResultFileError  # noqa: E402
+from pytracking.analysis.results import ResultFileError, parse_name_value  # noqa: E402
 from pytracking.evaluation.datasets import evaluation_datasets  # noqa: E402
-
-
-def _name_value(text: str, option: str):
-    if '=' not in text:
-        raise argparse.ArgumentTypeError(f"{option} expects NAME=VALUE, got {text!r}")
-    name, value = text.split('=', 1)
-    return name, value
 
 
 def parse_args(argv=None):
@@ -30,12 +23,12 @@ def parse_args(argv=None):
     parser.add_argument('--dataset', required=True, choices=evaluation_datasets())
     parser.add_argument('--dataset-root', help='data-set folder (overrides the configured path); annotations suffice')
     parser.add_argument('--results', action='append', default=[], metavar='NAME=DIR',
-                        type=lambda t: _name_value(t, '--results'), help='a result folder (repeatable)')
+                        type=lambda t: parse_name_value(t, '--results'), help='a result folder (repeatable)')
     parser.add_argument('--tracker', action='append', default=[], help='pytracking tracker name (repeatable)')
     parser.add_argument('--param', action='append', default=[], help='parameter name, one per --tracker')
     parser.add_argument('--runid', action='append', default=[], type=int, help='run id, one per --tracker')
     parser.add_argument('--prefix', action='append', default=[], metavar='NAME=PFX',
-                        type=lambda t: _name_value(t, '--prefix'), help='force a file-name prefix')
+                        type=lambda t: parse_name_value(t, '--prefix'), help='force a file-name prefix')
     parser.add_argument('--on-problem', default='fail', choices=POLICIES,
                         help='missing/empty/short result files: fail (default), exclude those sequences, '
                              'or truncate (score short files on the frames present, as the rgbt toolkit)')

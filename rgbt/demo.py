@@ -82,44 +82,31 @@ def tracker_fps(folder: Path) -> float:
     return frames / seconds if seconds else float('nan')
 
 
-def image_strip(sequence, folders, path: Path, columns: int = 4) -> None:
+def report_sequence(folders, name: str):
+    """The test sequence the report shows (read once) and each tracker's boxes on it."""
+    from pytracking.analysis.results import load_tracker_results
+    from rgbt.benchmarks import Synthetic
+    sequence = Synthetic(os.environ['SYNTHETIC_PATH'], 'test').load_sequence(name, require_frames=True)
+    results = {tracker: load_tracker_results(tracker, folder, {name: len(sequence)}).boxes[name]
+               for tracker, folder in folders.items()}
+    return sequence, results
+
+
+def image_strip(sequence, results, path: Path, columns: int = 4) -> None:
     """RGB over TIR frames of one sequence with the ground truth (white) and each tracker's box."""
     import cv2
-    from ltr.data.image_loader import imread_rgb
-    colours = [(255, 80, 80), (80, 160, 255), (80, 255, 80)]
-    results = {name: np.loadtxt(folder / f"{sequence.name}.txt", delimiter='\t') for name, folder in folders.items()}
-    indices = np.linspace(0, len(sequence.frames) - 1, columns).astype(int)
-    tiles = []
-    for modality in (0, 1):
-        row = []
-        for index in indices:
-            image = imread_rgb(sequence.frames[index][modality]).copy()
-            gt = (sequence.ground_truth_rect if modality == 0 else sequence.ground_truth_tir)[index]
-            boxes = [(gt, (255, 255, 255))] + [(r[index], c) for r, c in zip(results.values(), colours)]
-            for (x, y, w, h), colour in boxes:
-                cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)), colour, 2)
-            cv2.putText(image, f"#{index} {'RGB' if modality == 0 else 'TIR'}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, (255, 255, 0), 1)
-            row.append(image)
-        tiles.append(np.concatenate(row, axis=1))
-    strip = np.concatenate(tiles, axis=0)
-    legend = np.full((22, strip.shape[1], 3), 30, np.uint8)
-    x = 4
-    for label, colour in [('ground truth', (255, 255, 255))] + list(zip(results, colours)):
-        cv2.putText(legend, label, (x, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
-        x += 10 * len(label) + 20
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate((legend, strip), axis=0), cv2.COLOR_RGB2BGR))
+    from pytracking.util_scripts.playback import annotated_image, with_legend
+    indices = np.linspace(0, len(sequence) - 1, columns).astype(int)
+    rows = [np.concatenate([annotated_image(sequence, results, index, modality) for index in indices], axis=1)
+            for modality in (0, 1)]
+    strip = with_legend(np.concatenate(rows, axis=0), list(results))
+    cv2.imwrite(str(path), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
 
 
-def animate(sequence, folders, path: Path) -> None:
+def animate(sequence, results, path: Path) -> None:
     """The test sequence with every tracker's box, RGB and TIR side by side, as a GIF (playback.py)."""
-    from pytracking.analysis.results import load_tracker_results
     from pytracking.util_scripts.playback import render_frames, write
-    from rgbt.benchmarks import Synthetic
-    benchmark_sequence = Synthetic(os.environ['SYNTHETIC_PATH'], 'test').load_sequence(sequence.name, require_frames=True)
-    results = {name: load_tracker_results(name, folder, {sequence.name: len(benchmark_sequence)}).boxes[sequence.name]
-               for name, folder in folders.items()}
-    write(render_frames(benchmark_sequence, results, every=2, scale=0.5), path, fps=10)
+    write(render_frames(sequence, results, every=2, scale=0.5), path, fps=10)
 
 
 def write_report(out: Path, sequences, folders, minutes: float, started: float, device: str, seed: int = 0) -> Path:
@@ -130,8 +117,9 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
     report.mkdir(parents=True, exist_ok=True)
     evaluation = evaluate_folders('synthetic', folders)
     plot_results(evaluation, report, plot_types=('success', 'prec'), per_attribute=False)
-    image_strip(sequences[0], folders, report / 'sequence_strip.png')
-    animate(sequences[0], folders, report / 'sequence.gif')
+    sequence, results = report_sequence(folders, sequences[0].name)
+    image_strip(sequence, results, report / 'sequence_strip.png')
+    animate(sequence, results, report / 'sequence.gif')
     rows = []
     for name, _, setting in TRACKERS:
         net, _ = load_network(checkpoint_path(checkpoint_dir(out, setting)))

@@ -605,3 +605,16 @@ def test_tracking_prepares_a_copy_once_and_leaves_the_loaded_network_as_it_is(ne
 def read_pair(sequence, index):
     from ltr.data.image_loader import read_frame_pair
     return read_frame_pair(*sequence.frames[index])
+
+
+def test_an_unknown_amp_dtype_is_refused_also_with_a_prepared_network(network_file, synthetic_root):
+    from pytracking.evaluation.tracker import load_parameters
+    params = load_parameters('cmd_student', 'default')
+    params.update(use_gpu=False)
+    params.net.path = str(network_file)
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    image = tuple(read_pair(sequence, 0))
+    Tracker('cmd_student', 'default').create_tracker(params).initialize(image, sequence.init_info())
+    params.update(amp_dtype='int8')                       # the prepared network is cached already
+    with pytest.raises(ValueError, match="amp_dtype must be one of"):
+        Tracker('cmd_student', 'default').create_tracker(params).initialize(image, sequence.init_info())

@@ -5,6 +5,7 @@ values x1 y1 x2 y1 x2 y2 x1 y2 (converted as MATLAB's corner2rect: round([x1, y1
 integers or floats. File names `<prefix><seq>.txt`; the prefix (`''`, `<Tracker>_`, ...) is detected
 from the folder's files unless given. Other files (`<seq>_time.txt`, extra sequences) are ignored.
 """
+import argparse
 import logging
 import os
 from collections import Counter
@@ -32,6 +33,14 @@ def read_result_file(path: os.PathLike) -> np.ndarray:
     """(N, 4) boxes [x, y, w, h] from a result file of 4 or 8 columns."""
     boxes = read_boxes(path, columns=(4, 8))
     return corners_to_rect(boxes) if boxes.shape[1] == 8 else boxes
+
+
+def parse_name_value(text: str, option: str):
+    """'NAME=VALUE' (a command line's `--results NAME=DIR`, `--prefix NAME=PFX`) -> (NAME, VALUE)."""
+    if '=' not in text:
+        raise argparse.ArgumentTypeError(f"{option} expects NAME=VALUE, got {text!r}")
+    name, value = text.split('=', 1)
+    return name, value
 
 
 def detect_prefix(file_names: Sequence[str], sequence_names: Sequence[str]) -> str:

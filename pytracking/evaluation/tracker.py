@@ -30,7 +30,7 @@ def blanked_modality(params, sequence):
         return None
     modality, rate, *rest = params.simulate_missing
     seed = zlib.crc32(sequence.name.encode()) + 1000003 * params.seed
-    mask = simulated_drop_out(len(sequence.frames), modality, rate, *(rest or [20]), seed=seed)
+    mask = simulated_drop_out(len(sequence.frames), modality, rate, *rest, seed=seed)
     return lambda index: modality if mask[index] else None
 
 

@@ -20,33 +20,30 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ltr.data.image_loader import imread_rgb  # noqa: E402
-from pytracking.analysis.results import load_tracker_results  # noqa: E402
+from pytracking.analysis.results import load_tracker_results, parse_name_value  # noqa: E402
 from pytracking.evaluation.datasets import DATASETS, benchmark_of  # noqa: E402
 from pytracking.utils.video_io import VideoSink, draw_box  # noqa: E402
 
 COLOURS = [(255, 80, 80), (80, 160, 255), (80, 255, 80), (255, 200, 0), (255, 0, 255), (0, 255, 255)]
 
 
-def name_value(text: str):
-    if '=' not in text:
-        raise argparse.ArgumentTypeError(f"--results expects NAME=DIR, got {text!r}")
-    return tuple(text.split('=', 1))
+def annotated_image(sequence, results: dict, index: int, modality: int) -> np.ndarray:
+    """Frame `index` of one modality (0 RGB, 1 TIR) with that modality's ground truth (white, where
+    annotated), each tracker's box in its colour, and the frame number."""
+    frames, gt = ((sequence.rgb_frames, sequence.gt_rgb), (sequence.tir_frames, sequence.gt_tir))[modality]
+    image = imread_rgb(frames[index]).copy()
+    draw_box(image, gt[index], (255, 255, 255))                # skipped where not finite (not annotated)
+    for colour, boxes in zip(COLOURS, results.values()):
+        draw_box(image, boxes[index], colour)
+    cv2.putText(image, f"#{index} {'RGB' if modality == 0 else 'TIR'}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX,
+                0.5, (255, 255, 0), 1)
+    return image
 
 
 def render_frames(sequence, results: dict, every: int = 1, scale: float = 1.0):
     """Yields RGB frames (H, 2W, 3) of the sequence with the ground truth and each tracker's box."""
     for index in range(0, len(sequence.rgb_frames), every):
-        halves = []
-        for modality, (frames, gt) in enumerate(((sequence.rgb_frames, sequence.gt_rgb),
-                                                 (sequence.tir_frames, sequence.gt_tir))):
-            image = imread_rgb(frames[index]).copy()
-            if np.all(np.isfinite(gt[index])):
-                draw_box(image, gt[index], (255, 255, 255))
-            for colour, boxes in zip(COLOURS, results.values()):
-                draw_box(image, boxes[index], colour)
-            cv2.putText(image, f"#{index} {'RGB' if modality == 0 else 'TIR'}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.5, (255, 255, 0), 1)
-            halves.append(image)
+        halves = [annotated_image(sequence, results, index, modality) for modality in (0, 1)]
         if halves[1].shape[:2] != halves[0].shape[:2]:
             halves[1] = cv2.resize(halves[1], (halves[0].shape[1], halves[0].shape[0]))
         frame = np.concatenate(halves, axis=1)
@@ -85,7 +82,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--dataset', required=True, choices=sorted(DATASETS))
     parser.add_argument('--sequence', required=True, help='sequence name')
-    parser.add_argument('--results', action='append', default=[], type=name_value, metavar='NAME=DIR')
+    parser.add_argument('--results', action='append', default=[], type=lambda t: parse_name_value(t, '--results'), metavar='NAME=DIR')
     parser.add_argument('--dataset-root', default=None)
     parser.add_argument('--out', required=True, type=Path, help='.mp4 or .gif')
     parser.add_argument('--every', type=int, default=1, help='keep every Nth frame')

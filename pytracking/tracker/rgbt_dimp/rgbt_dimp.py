@@ -34,16 +34,12 @@ def prepare_network(source: torch.nn.Module, params, device: torch.device) -> to
     """A tracking copy of `source`, which stays as it is: eval mode, no parameter gradients (tracking
     differentiates only the IoU with respect to the boxes), BatchNorm folded into the convolutions,
     on `device`, in channels-last memory format, its backbone compiled, as the parameters say."""
-    if params.amp_dtype not in AMP_DTYPES:
-        raise ValueError(f"amp_dtype must be one of {AMP_DTYPES}, got {params.amp_dtype!r}")
     net = copy.deepcopy(source).eval().requires_grad_(False)
     if params.fold_batch_norm:
         fold_batch_norm(net)
     net = net.to(device)
     if params.channels_last:
         net = net.to(memory_format=torch.channels_last)
-    if device.type == 'cuda':
-        torch.backends.cudnn.benchmark = params.cudnn_benchmark    # process-wide: cuDNN has no per-module setting
     if params.compile_backbone:
         mode = 'reduce-overhead' if device.type == 'cuda' else 'default'
         net.feature_extractor = torch.compile(net.feature_extractor, mode=mode, dynamic=False)
@@ -57,6 +53,10 @@ class RGBTDiMP(BaseTracker):
         params = self.params
         self.device = torch.device('cuda' if params.use_gpu and torch.cuda.is_available() else 'cpu')
         self.generator = torch.Generator().manual_seed(params.seed)
+        if params.amp_dtype not in AMP_DTYPES:
+            raise ValueError(f"amp_dtype must be one of {AMP_DTYPES}, got {params.amp_dtype!r}")
+        if self.device.type == 'cuda':
+            torch.backends.cudnn.benchmark = params.cudnn_benchmark    # process-wide: cuDNN has no per-module setting
         self.net = params.net.prepared(tracking_network_key(params, self.device),
                                        lambda net: prepare_network(net, params, self.device))
         self.memory_format = torch.channels_last if params.channels_last else torch.contiguous_format
