@@ -15,7 +15,8 @@ per-benchmark rules; `evaluation.py` applies them.
 
 VTUAV: DUT-VTUAV's MATLAB evaluation derives from the RGBT234 toolkit (spec section 2.2), so PR and
 SR follow RGBT234 (best of the two modalities' boxes per frame), on the annotated frames only; NPR
-(not in the VTUAV paper's tables) is added with LasHeR's thresholds, also best of the two modalities.
+(our source for the VTUAV rule does not define it) is added with LasHeR's thresholds, also best of the
+two modalities.
 """
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
