@@ -17,7 +17,7 @@ import cv2  # noqa: E402
 import torch  # noqa: E402
 
 from ltr.admin.settings import Settings  # noqa: E402
-from rgbt.distill import DEFAULT_REDUCTION, REDUCTIONS  # noqa: E402
+from rgbt.distill import DEFAULT_REDUCTION, REDUCTIONS, TARGET_NORMS  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -36,6 +36,9 @@ def parse_args(argv=None):
     parser.add_argument('--distill-reduction', choices=REDUCTIONS, default=DEFAULT_REDUCTION,
                         help="l(.) of SCFD/MPSD: 'sum' = FitNets' 1/2 sum per sample, 'channel_sum' = sum over "
                              "channels and mean over positions (default), 'mean' = per element (rgbt/distill.py)")
+    parser.add_argument('--scfd-target-norm', choices=TARGET_NORMS, default='none',
+                        help="'channel_std': SCFD's teacher targets divided by their per-channel std (our setting; "
+                             "default 'none', the paper as written)")
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')
     parser.add_argument('--grad-clip', type=float, default=None, help='clip the gradient norm')
     parser.add_argument('--dimp-init', default=None, help='pytracking DiMP checkpoint to initialise from')
@@ -94,6 +97,7 @@ def build_settings(args) -> Settings:
     settings.abf_shared = False
     settings.hfrd_iterate = -1
     settings.distill_reduction = args.distill_reduction
+    settings.scfd_target_norm = args.scfd_target_norm
     distributed_setup(settings)
     return settings
 

@@ -26,6 +26,11 @@ Choices where the paper is silent (each a setting of CMDDistillLoss):
   L_original stays the main term and the MPSD and HFRD terms act.
 - HFRD's r(.) is "the L_2 loss function [5]" ([5] is ATOM); we take a per-element mean, whatever
   `reduction` says.
+- SCFD's targets are products of teacher features, so their scale grows with depth (per-level
+  l(.) of 71 / 1519 / 5055 / 32534 for a miniature teacher, docs/distillation.md) while the review
+  chain's outputs leave a BatchNorm at unit scale. `scfd_target_norm='channel_std'` divides each
+  level's target by its per-channel standard deviation over batch and positions (detached), so
+  every level starts at unit scale; 'none' (default) is the paper as written. Our setting.
 - The student's fused features (128 / 256 channels) are compared with the teacher's (512 / 1024)
   through one 1x1 convolution per level (training only, no BatchNorm: batch statistics would make
   it a different function for each input), applied to the fused feature and to each MPSD path in
@@ -115,6 +120,18 @@ class ReviewChain(nn.Module):
 
 
 REDUCTIONS = ('sum', 'channel_sum', 'mean')
+TARGET_NORMS = ('none', 'channel_std')
+
+
+def normalise_target(target: torch.Tensor, norm: str, eps: float = 1e-6) -> torch.Tensor:
+    """SCFD target scaling: 'none', or 'channel_std' = target / its per-channel std over (N, H, W),
+    the std detached (a fixed scale, not something the loss can shrink)."""
+    if norm == 'none':
+        return target
+    if norm == 'channel_std':
+        scale = target.detach().flatten(2).transpose(0, 1).flatten(1).std(dim=1)      # (C,)
+        return target / (scale[None, :, None, None] + eps)
+    raise ValueError(f"scfd_target_norm must be one of {TARGET_NORMS}, got {norm!r}")
 DEFAULT_REDUCTION = 'channel_sum'          # measured choice, see the module docstring
 
 
@@ -152,6 +169,8 @@ class CMDDistillLoss(nn.Module):
         scfd_targets: the teacher targets of SCFD, 'scfd' (Eq. 3) or Table 2's 'afd' / 'sed' / 'ced'
             (see distillation_targets).
         fusion_layers: the levels of L_fus (layer2 and layer3; Table 4's FitNets: layer3 alone).
+        scfd_target_norm: 'none' (paper) or 'channel_std' (each level's target at unit scale; our
+            setting, see the module docstring).
         use_kd: Table 4's KD baseline for a response map: the student's final score map regressed
             to the teacher's with a per-element MSE, weighted by beta (DiMP's scores are not class
             logits, so Hinton's softened softmax has no direct counterpart; our reading).
@@ -161,8 +180,12 @@ class CMDDistillLoss(nn.Module):
                  use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = 1e-3, beta: float = 100.0,
                  mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1,
                  reduction: str = DEFAULT_REDUCTION, scfd_targets: str = 'scfd',
-                 fusion_layers: Sequence[str] = FUSED_LAYERS, use_kd: bool = False):
+                 fusion_layers: Sequence[str] = FUSED_LAYERS, use_kd: bool = False,
+                 scfd_target_norm: str = 'none'):
         super().__init__()
+        if scfd_target_norm not in TARGET_NORMS:
+            raise ValueError(f"scfd_target_norm must be one of {TARGET_NORMS}, got {scfd_target_norm!r}")
+        self.scfd_target_norm = scfd_target_norm
         self.fusion_layers = tuple(fusion_layers)
         self.use_kd = use_kd
         if reduction not in REDUCTIONS:
@@ -196,6 +219,8 @@ class CMDDistillLoss(nn.Module):
         for level, layer in enumerate(DISTILL_LAYERS, start=1):
             target_rgb, target_tir = distillation_targets(self.scfd_targets, level, teacher['rgb'][layer],
                                                           teacher['tir'][layer])
+            target_rgb = normalise_target(target_rgb, self.scfd_target_norm)
+            target_tir = normalise_target(target_tir, self.scfd_target_norm)
             loss = loss + self.l(fu_rgb[level - 1], target_rgb) + self.l(fu_tir[level - 1], target_tir)
         return loss
 

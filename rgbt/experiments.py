@@ -110,8 +110,10 @@ def iteration_budget(minutes: float, rows: Sequence[Tuple[str, str, str]], seeds
     return iterations, 2 * iterations
 
 
-def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str) -> Dict:
-    """Trains, tracks and scores every row of `table` for one seed (reusing what is finished)."""
+def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str,
+             distill_args: Sequence[str] = ()) -> Dict:
+    """Trains, tracks and scores every row of `table` for one seed (reusing what is finished);
+    `distill_args` go to run_training for the rows trained with a teacher."""
     done_file = out / f'seed{seed}' / f'{table}_scores.json'
     if done_file.is_file():
         return json.loads(done_file.read_text())
@@ -123,7 +125,8 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
     folders = {}
     for name, setting, tracker_name in rows:
         if setting != 'teacher':
-            train_setting(workspace, setting, iterations, device, seed)
+            train_setting(workspace, setting, iterations, device, seed,
+                          extra_args=distill_args if needs_teacher(setting) else ())
         folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting, device=device)
     scores = score(folders)
     atomic_write_text(done_file, json.dumps(scores, indent=1))
@@ -186,6 +189,9 @@ def main(argv=None):
     parser.add_argument('--test-frames', type=int, default=100)
     parser.add_argument('--out', default=None, help='experiment folder (default: <workspace>/experiments)')
     parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
+    parser.add_argument('--distill-args', default='',
+                        help="run_training options for the distilled rows, e.g. '--scfd-target-norm channel_std' "
+                             "(use a fresh --out: finished rows are reused)")
     args = parser.parse_args(argv)
     import torch
     device = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
@@ -202,7 +208,8 @@ def main(argv=None):
     for seed in range(args.seeds):
         print(f"\n== {args.table}, seed {seed}: students {iterations} iterations, teacher {teacher_iterations}",
               flush=True)
-        per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device)
+        per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device,
+                                  args.distill_args.split())
     text = summarise(args.table, per_seed, iterations, teacher_iterations, (time.time() - started) / 60,
                      args.test_sequences * args.test_frames)
     atomic_write_text(out / f'{args.table}.md', text)

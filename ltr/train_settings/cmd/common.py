@@ -226,5 +226,6 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
                              mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
                              hfrd_iterate=settings.hfrd_iterate,
                              reduction=getattr(settings, 'distill_reduction', DEFAULT_REDUCTION),
-                             scfd_targets=scfd_targets, fusion_layers=fusion_layers or FUSED_LAYERS, use_kd=use_kd)
+                             scfd_targets=scfd_targets, fusion_layers=fusion_layers or FUSED_LAYERS, use_kd=use_kd,
+                             scfd_target_norm=getattr(settings, 'scfd_target_norm', 'none'))
     return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')
