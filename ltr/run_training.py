@@ -3,13 +3,16 @@
 Runs ltr/train_settings/<module>/<name>.py's run(settings). Multi-GPU with DistributedDataParallel:
     torchrun --nproc_per_node=K ltr/run_training.py cmd student_distill
 CPU smoke run of any setting on the synthetic benchmark:
-    CMD_PROFILE=smoke python ltr/run_training.py cmd teacher
+    CMD_PROFILE=smoke python ltr/run_training.py cmd teacher     (or --profile smoke)
+Every hyper-parameter is a field of TrainConfig (ltr/train_settings/cmd/config.py): the options
+below set the common ones, --set KEY=VALUE any of them.
 """
 import argparse
 import importlib
 import logging
 import os
 import sys
+from typing import Any, Dict, Optional
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
@@ -17,26 +20,46 @@ import cv2  # noqa: E402
 import torch  # noqa: E402
 
 from ltr.admin.settings import Settings  # noqa: E402
-from rgbt.distill import DEFAULT_REDUCTION, REDUCTIONS, TARGET_NORMS  # noqa: E402
+from ltr.train_settings.cmd.config import (PROFILES, TrainConfig, parse_assignments,  # noqa: E402
+                                           profile_config)
+from rgbt.distill import REDUCTIONS, TARGET_NORMS  # noqa: E402
+
+# Command-line options that set a TrainConfig field: option destination -> field.
+CONFIG_OPTIONS = {
+    'epochs': 'epochs', 'workers': 'num_workers', 'iterations': 'iterations', 'batch_size': 'batch_size',
+    'distill_reduction': 'distill_reduction', 'scfd_target_norm': 'scfd_target_norm', 'grad_clip': 'grad_clip',
+    'dimp_init': 'dimp_init', 'teacher': 'teacher', 'seed': 'seed', 'modality_dropout': 'modality_dropout',
+    'modality_dropout_mode': 'modality_dropout_mode', 'keep_checkpoints': 'keep_checkpoints',
+}
+CONFIG_FLAGS = {   # store_true options -> (field, value when given)
+    'amp': ('amp', True), 'scale_batch_with_processes': ('scale_batch_with_processes', True),
+    'no_backbone_pretrained': ('backbone_pretrained', False), 'no_fail_safe': ('fail_safe', False),
+    'no_tensorboard': ('tensorboard', False),
+}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a tracking network (pytracking style).')
+    parser = argparse.ArgumentParser(description='Train a tracking network (pytracking style). Options left out '
+                                                 'keep the profile\'s value (ltr/train_settings/cmd/config.py).')
     parser.add_argument('train_module', help='module under ltr/train_settings, e.g. cmd')
     parser.add_argument('train_name', help='settings file, e.g. student_distill')
+    parser.add_argument('--profile', default=None, choices=sorted(PROFILES),
+                        help='training profile (default: CMD_PROFILE, else dimp_lasher)')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='set any TrainConfig field, e.g. --set distill_beta=10 (repeatable)')
     parser.add_argument('--cudnn_benchmark', type=int, choices=(0, 1), default=1)
     parser.add_argument('--device', default=None, help='cpu, cuda or cuda:N (default: cuda when available)')
-    parser.add_argument('--epochs', type=int, default=None, help='override the number of epochs')
+    parser.add_argument('--epochs', type=int, default=None, help='number of epochs')
     parser.add_argument('--workers', type=int, default=None, help='data loader workers')
-    parser.add_argument('--iterations', type=int, default=None, help='override the iterations per epoch')
-    parser.add_argument('--batch-size', type=int, default=None, help='override the batch size')
+    parser.add_argument('--iterations', type=int, default=None, help='iterations per epoch')
+    parser.add_argument('--batch-size', type=int, default=None, help='batch size (both roles)')
     parser.add_argument('--scale-batch-with-processes', action='store_true',
                         help='under torchrun, each process takes the whole batch (default: the batch is split '
                              'over the processes, keeping the single-process global batch and steps)')
-    parser.add_argument('--distill-reduction', choices=REDUCTIONS, default=DEFAULT_REDUCTION,
+    parser.add_argument('--distill-reduction', choices=REDUCTIONS, default=None,
                         help="l(.) of SCFD/MPSD: 'sum' = FitNets' 1/2 sum per sample, 'channel_sum' = sum over "
                              "channels and mean over positions (default), 'mean' = per element (rgbt/distill.py)")
-    parser.add_argument('--scfd-target-norm', choices=TARGET_NORMS, default='none',
+    parser.add_argument('--scfd-target-norm', choices=TARGET_NORMS, default=None,
                         help="'channel_std': SCFD's teacher targets divided by their per-channel std (our setting; "
                              "default 'none', the paper as written)")
     parser.add_argument('--amp', action='store_true', help='mixed precision (fp16 on CUDA, bf16 on CPU)')
@@ -47,13 +70,26 @@ def parse_args(argv=None):
                         help='random backbone (no ImageNet weights; for offline smoke runs)')
     parser.add_argument('--no-fail-safe', action='store_true', help='do not restart after an exception')
     parser.add_argument('--no-tensorboard', action='store_true')
-    parser.add_argument('--seed', type=int, default=0, help="seed of the network initialisation and of the training samples")
-    parser.add_argument('--modality-dropout', type=float, default=0.0, metavar='P',
+    parser.add_argument('--seed', type=int, default=None, help="seed of the network initialisation and of the training samples")
+    parser.add_argument('--modality-dropout', type=float, default=None, metavar='P',
                         help='drop one modality of a test frame with probability P (default 0: the paper\'s recipe)')
-    parser.add_argument('--modality-dropout-mode', default='blank', choices=('blank', 'hold'))
+    parser.add_argument('--modality-dropout-mode', default=None, choices=('blank', 'hold'))
     parser.add_argument('--keep-checkpoints', type=int, default=None,
                         help='keep only the newest N epoch checkpoints (default: all, as pytracking)')
     return parser.parse_args(argv)
+
+
+def build_config(args) -> TrainConfig:
+    """The profile with the command line's options, then its --set pairs, applied."""
+    overrides: Dict[str, Any] = {}
+    for option, field in CONFIG_OPTIONS.items():
+        if getattr(args, option) is not None:
+            overrides[field] = getattr(args, option)
+    for option, (field, value) in CONFIG_FLAGS.items():
+        if getattr(args, option):
+            overrides[field] = value
+    overrides.update(parse_assignments(args.set))
+    return profile_config(args.profile).replace(**overrides)
 
 
 def distributed_setup(settings) -> None:
@@ -71,46 +107,36 @@ def distributed_setup(settings) -> None:
         settings.device = f'cuda:{local_rank}'
 
 
-def build_settings(args) -> Settings:
-    settings = Settings(args.train_module, args.train_name)
-    settings.device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    settings.epochs_override = args.epochs
-    settings.num_workers_override = args.workers
-    settings.iterations_override = args.iterations
-    settings.batch_size_override = args.batch_size
-    settings.scale_batch_with_processes = args.scale_batch_with_processes
-    settings.use_amp = args.amp
-    settings.grad_clip_max_norm = args.grad_clip
-    settings.dimp_init = args.dimp_init
-    settings.teacher_checkpoint = args.teacher
-    settings.backbone_pretrained = not args.no_backbone_pretrained
-    settings.fail_safe = not args.no_fail_safe
-    settings.use_tensorboard = not args.no_tensorboard
-    settings.keep_checkpoints = args.keep_checkpoints
-    settings.seed = args.seed
-    settings.modality_dropout = args.modality_dropout
-    settings.modality_dropout_mode = args.modality_dropout_mode
-    # CMD distillation choices (see rgbt/distill.py); edit here or in a settings file.
-    settings.distill_alpha = 1e-3
-    settings.distill_beta = 100.0
-    settings.abf_mid_channels = 128
-    settings.abf_shared = False
-    settings.hfrd_iterate = -1
-    settings.distill_reduction = args.distill_reduction
-    settings.scfd_target_norm = args.scfd_target_norm
+def build_settings(module: str, name: str, config: TrainConfig, device: Optional[str] = None) -> Settings:
+    settings = Settings(module, name)
+    settings.config = config
+    settings.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     distributed_setup(settings)
     return settings
+
+
+def train(module: str, name: str, config: TrainConfig, device: Optional[str] = None, cudnn_benchmark: bool = True):
+    """Runs ltr/train_settings/<module>/<name>.py with `config` (what the command line does; tools
+    call this). The configuration is printed first and stored in every checkpoint."""
+    cv2.setNumThreads(0)
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    settings = build_settings(module, name, config, device)
+    if settings.rank == 0:
+        print(f"{module}/{name} on {settings.device}, profile {config.profile!r} (* differs from the profile):\n"
+              f"{config.describe()}", flush=True)
+    torch.manual_seed(config.seed + settings.rank)      # reproducible initialisation (data: the sampler's seed)
+    setting = importlib.import_module(f"ltr.train_settings.{module}.{name}")
+    return setting.run(settings)
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    cv2.setNumThreads(0)
-    torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
-    settings = build_settings(args)
-    torch.manual_seed(args.seed + settings.rank)      # reproducible initialisation (data: the sampler's seed)
-    module = importlib.import_module(f"ltr.train_settings.{args.train_module}.{args.train_name}")
-    module.run(settings)
+    try:
+        config = build_config(args)
+    except (KeyError, ValueError) as err:
+        raise SystemExit(f"run_training.py: {err.args[0] if err.args else err}")
+    return train(args.train_module, args.train_name, config, args.device, bool(args.cudnn_benchmark))
 
 
 if __name__ == '__main__':

@@ -4,7 +4,7 @@
 
 1. generates the synthetic benchmark (train and test splits);
 2. trains the teacher, Student-Origin and the CMD student (student_distill, from that teacher) with
-   the real training code (CMD_PROFILE=smoke crops), iterations sized to the time budget;
+   the real training code (the smoke profile's crops, rgbt.experiments.miniature_config), iterations sized to the time budget;
 3. tracks the test split with the three trackers (the real online tracker);
 4. scores them with the real evaluation and writes a report folder: report.md (PR, NPR, SR, FPS,
    parameters, as the paper's Table 5), success and precision plots, and an image strip of one
@@ -165,7 +165,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     # Everything of the demo lives in its folder: data, checkpoints, results, report.
     os.environ.update({'RGBT_WORKSPACE': str(out), 'SYNTHETIC_PATH': str(out / 'data' / 'synthetic'),
-                       'RGBT_RESULTS_PATH': str(out / 'results'), 'CMD_PROFILE': 'smoke'})
+                       'RGBT_RESULTS_PATH': str(out / 'results')})
     started = time.time()
 
     from rgbt.synthetic import SequenceSpec, generate_benchmark

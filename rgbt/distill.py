@@ -119,6 +119,7 @@ class ReviewChain(nn.Module):
         return outputs
 
 
+PAPER_ALPHA, PAPER_BETA = 1e-3, 100.0     # Eq. 14's weights, as the paper gives them
 REDUCTIONS = ('sum', 'channel_sum', 'mean')
 TARGET_NORMS = ('none', 'channel_std')
 
@@ -177,7 +178,7 @@ class CMDDistillLoss(nn.Module):
     """
 
     def __init__(self, student_channels: Sequence[int], teacher_channels: Sequence[int], use_scfd: bool = True,
-                 use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = 1e-3, beta: float = 100.0,
+                 use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA,
                  mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1,
                  reduction: str = DEFAULT_REDUCTION, scfd_targets: str = 'scfd',
                  fusion_layers: Sequence[str] = FUSED_LAYERS, use_kd: bool = False,

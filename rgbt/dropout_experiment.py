@@ -30,12 +30,8 @@ def train_models(out: Path, seed: int, iterations: int, teacher_iterations: int,
     with_dropout = out / f'seed{seed}_dropout{dropout:g}'
     train_setting(plain, 'teacher', teacher_iterations, device, seed)
     train_setting(plain, 'student_distill', iterations, device, seed)
-    os.environ['CMD_TEACHER'] = str(checkpoint_dir(plain, 'teacher'))
-    try:
-        train_setting(with_dropout, 'student_distill', iterations, device, seed,
-                      extra_args=['--modality-dropout', str(dropout)])
-    finally:
-        del os.environ['CMD_TEACHER']
+    train_setting(with_dropout, 'student_distill', iterations, device, seed,
+                  overrides={'modality_dropout': dropout, 'teacher': str(checkpoint_dir(plain, 'teacher'))})
     return {MODELS[0]: plain, MODELS[1]: with_dropout}
 
 

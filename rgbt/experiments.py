@@ -22,7 +22,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -64,17 +64,23 @@ def checkpoint_dir(workspace: Path, setting: str) -> Path:
     return settings_checkpoint_dir(workspace, 'cmd', setting)
 
 
+def miniature_config(iterations: int, seed: int, epochs: int = EPOCHS, **overrides):
+    """The training configuration of every miniature run: the smoke profile (synthetic data, 128x128
+    crops, batch 2) from random initialisation, `iterations` in all over `epochs`, the newest
+    checkpoint kept; `overrides` are further TrainConfig fields."""
+    from ltr.train_settings.cmd.config import PROFILES
+    return PROFILES['smoke'].replace(epochs=epochs, iterations=max(1, math.ceil(iterations / epochs)),
+                                     backbone_pretrained=False, tensorboard=False, num_workers=0,
+                                     keep_checkpoints=1, seed=seed, **overrides)
+
+
 def train_setting(workspace: Path, setting: str, iterations: int, device: str, seed: int,
-                  epochs: int = EPOCHS, extra_args: Sequence[str] = ()) -> None:
-    """Trains `setting` for `iterations` in all (over `epochs`) in `workspace`; resumes, or does
-    nothing when its last epoch is there."""
+                  epochs: int = EPOCHS, overrides: Optional[Dict] = None) -> None:
+    """Trains `setting` with the miniature configuration in `workspace`; resumes, or does nothing
+    when its last epoch is there."""
     from ltr import run_training
     os.environ['RGBT_WORKSPACE'] = str(workspace)
-    os.environ['CMD_PROFILE'] = 'smoke'
-    per_epoch = max(1, math.ceil(iterations / epochs))
-    run_training.main(['cmd', setting, '--epochs', str(epochs), '--iterations', str(per_epoch), '--device', device,
-                       '--no-backbone-pretrained', '--no-tensorboard', '--workers', '0', '--keep-checkpoints', '1',
-                       '--seed', str(seed), *extra_args])
+    run_training.train('cmd', setting, miniature_config(iterations, seed, epochs, **(overrides or {})), device)
 
 
 def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, simulate_missing=None,
@@ -111,9 +117,9 @@ def iteration_budget(minutes: float, rows: Sequence[Tuple[str, str, str]], seeds
 
 
 def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str,
-             distill_args: Sequence[str] = ()) -> Dict:
+             distill_overrides: Optional[Dict] = None) -> Dict:
     """Trains, tracks and scores every row of `table` for one seed (reusing what is finished);
-    `distill_args` go to run_training for the rows trained with a teacher."""
+    `distill_overrides` (TrainConfig fields) apply to the rows trained with a teacher."""
     done_file = out / f'seed{seed}' / f'{table}_scores.json'
     if done_file.is_file():
         return json.loads(done_file.read_text())
@@ -126,7 +132,7 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
     for name, setting, tracker_name in rows:
         if setting != 'teacher':
             train_setting(workspace, setting, iterations, device, seed,
-                          extra_args=distill_args if needs_teacher(setting) else ())
+                          overrides=distill_overrides if needs_teacher(setting) else None)
         folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting, device=device)
     scores = score(folders)
     atomic_write_text(done_file, json.dumps(scores, indent=1))
@@ -189,10 +195,16 @@ def main(argv=None):
     parser.add_argument('--test-frames', type=int, default=100)
     parser.add_argument('--out', default=None, help='experiment folder (default: <workspace>/experiments)')
     parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
-    parser.add_argument('--distill-args', default='',
-                        help="run_training options for the distilled rows, e.g. '--scfd-target-norm channel_std' "
-                             "(use a fresh --out: finished rows are reused)")
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help="a training setting (TrainConfig field) of the distilled rows, e.g. "
+                             "--set scfd_target_norm=channel_std (use a fresh --out: finished rows are reused)")
     args = parser.parse_args(argv)
+    from ltr.train_settings.cmd.config import parse_assignments
+    try:
+        distill_overrides = parse_assignments(args.set)
+        miniature_config(1, 0, **distill_overrides)
+    except (KeyError, ValueError) as err:
+        parser.error(str(err.args[0] if err.args else err))
     import torch
     device = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     from ltr.admin.environment import DEFAULT_WORKSPACE
@@ -208,8 +220,7 @@ def main(argv=None):
     for seed in range(args.seeds):
         print(f"\n== {args.table}, seed {seed}: students {iterations} iterations, teacher {teacher_iterations}",
               flush=True)
-        per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device,
-                                  args.distill_args.split())
+        per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device, distill_overrides)
     text = summarise(args.table, per_seed, iterations, teacher_iterations, (time.time() - started) / 60,
                      args.test_sequences * args.test_frames)
     atomic_write_text(out / f'{args.table}.md', text)

@@ -73,7 +73,8 @@ def test_setting_switches_on_exactly_its_terms(name, teacher, monkeypatch, tmp_p
     monkeypatch.setattr(common, 'find_teacher', lambda settings: tmp_path / 'teacher.pth.tar')
     captured = {}
     monkeypatch.setattr(common, 'train', lambda settings, actor, role: captured.update(actor=actor, role=role))
-    settings = run_training.build_settings(run_training.parse_args(['cmd', name, '--no-backbone-pretrained']))
+    config = run_training.build_config(run_training.parse_args(['cmd', name, '--no-backbone-pretrained']))
+    settings = run_training.build_settings('cmd', name, config, 'cpu')
     importlib.import_module(f'ltr.train_settings.cmd.{name}').run(settings)
 
     fusion, two_stream, terms, targets = EXPECTED[name]

@@ -89,7 +89,9 @@ def test_run_training_smoke_profile_teacher_then_distilled_student(tmp_path, mon
     stats = checkpoint['stats']['train']
     for key in ('Loss/total', 'Loss/scfd', 'Loss/mpsd_fus', 'Loss/mpsd_p', 'Loss/hfrd', 'Loss/original'):
         assert len(stats[key]) == 1 and stats[key][0] == stats[key][0], key      # logged and not NaN
-    assert checkpoint['settings']['profile'] == 'smoke' and checkpoint['constructor']['fun_name'] == 'cmd_student'
+    config = checkpoint['settings']['config']
+    assert config['profile'] == 'smoke' and config['epochs'] == 1 and config['backbone_pretrained'] is False
+    assert checkpoint['constructor']['fun_name'] == 'cmd_student'
 
 
 def test_deterministic_errors_stop_at_once_and_corrupt_checkpoints_fall_back(tmp_path, small_teacher, caplog):
@@ -142,15 +144,14 @@ def _ddp_rank_counts(rank, world_size, init_file, synthetic_dir, out_dir):
     count of every step (all-reduced over the gloo group)."""
     import json
     import os
-    os.environ['CMD_PROFILE'] = 'smoke'
     torch.distributed.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
     from ltr.train_settings.cmd.common import configure, train_loader
+    from ltr.train_settings.cmd.config import PROFILES
     settings = Settings('cmd', 'ddp_test')
     settings.rank, settings.world_size = rank, world_size
-    settings.batch_size_override, settings.iterations_override = 4, 3        # global batch 4, 3 steps
+    settings.config = PROFILES['smoke'].replace(batch_size=4, iterations=3, num_workers=0)   # global batch 4, 3 steps
     configure(settings, 'student')
     settings.env.synthetic_dir = synthetic_dir
-    settings.num_workers = 0
     counts, first_batch = [], None
     for batch in train_loader(settings):
         local = torch.tensor(batch['train_rgb'].shape[1])

@@ -18,14 +18,19 @@ class Settings:
         self.grad_clip_max_norm = None
         self.use_amp = False
         self.use_tensorboard = True
+        self.keep_checkpoints = None     # newest N epoch checkpoints kept (None: all)
         self.rank = 0
         self.world_size = 1
+        self.config = None           # the training configuration object (e.g. the CMD TrainConfig)
 
     def to_dict(self) -> Dict[str, Any]:
-        """The plain-data settings (stored in checkpoints; loaded with weights_only=True)."""
+        """The plain-data settings (stored in checkpoints; loaded with weights_only=True); an object
+        with `to_dict` (the training configuration) is stored as its dict."""
         plain = (bool, int, float, str, type(None))
 
         def convert(value):
+            if hasattr(value, 'to_dict'):
+                return value.to_dict()
             if isinstance(value, plain):
                 return value
             if isinstance(value, (list, tuple)) and all(isinstance(v, plain) for v in value):

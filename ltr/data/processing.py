@@ -20,6 +20,9 @@ from ltr.data.transforms import ToTensorAndJitter
 
 DEFAULT_PROPOSALS = {'min_iou': 0.1, 'boxes_per_frame': 8, 'sigma_factor': [0.01, 0.05, 0.1, 0.2, 0.3]}
 DEFAULT_LABELS = {'feature_sz': 18, 'sigma_factor': 0.05, 'kernel_sz': 4}
+# DiMP's jitter of the crop centre and scale (train frames, test frames); the CMD TrainConfig reads these.
+DIMP_CENTER_JITTER = {'train': 3.0, 'test': 4.5}
+DIMP_SCALE_JITTER = {'train': 0.25, 'test': 0.5}
 
 
 class RGBTDiMPProcessing:
@@ -45,8 +48,8 @@ class RGBTDiMPProcessing:
                  modality_dropout_mode: str = 'blank'):
         self.search_area_factor = search_area_factor
         self.output_sz = output_sz
-        self.center_jitter_factor = center_jitter_factor or {'train': 3.0, 'test': 4.5}
-        self.scale_jitter_factor = scale_jitter_factor or {'train': 0.25, 'test': 0.5}
+        self.center_jitter_factor = dict(center_jitter_factor or DIMP_CENTER_JITTER)
+        self.scale_jitter_factor = dict(scale_jitter_factor or DIMP_SCALE_JITTER)
         self.proposal_params = dict(DEFAULT_PROPOSALS, **(proposal_params or {}))
         self.label_function_params = dict(DEFAULT_LABELS, **(label_function_params or {}))
         self.joint_transform = joint_transform

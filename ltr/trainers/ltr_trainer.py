@@ -74,13 +74,13 @@ class LTRTrainer:
         self.stats: Dict[str, Dict[str, List[float]]] = {}
         self.device = torch.device(settings.device)
         self.actor.to(self.device)
-        if getattr(settings, 'world_size', 1) > 1:
+        if settings.world_size > 1:
             # One process per GPU (torchrun): gradients are averaged by DistributedDataParallel.
             device_ids = [self.device.index] if self.device.type == 'cuda' else None
             self.actor.net = torch.nn.parallel.DistributedDataParallel(
                 self.actor.net, device_ids=device_ids, find_unused_parameters=True)   # layer4 and fc never run
         self.checkpoint_dir = checkpoint_dir(settings.env.workspace_dir, settings.module_name, settings.script_name)
-        self.is_main = getattr(settings, 'rank', 0) == 0
+        self.is_main = settings.rank == 0
         self._writers = {}
         amp_on_cuda = settings.use_amp and self.device.type == 'cuda'
         self.scaler = torch.amp.GradScaler('cuda') if amp_on_cuda else None
@@ -97,7 +97,7 @@ class LTRTrainer:
         if self.lr_scheduler is not None:
             state['lr_scheduler'] = self.lr_scheduler.state_dict()
         path = save_checkpoint(state, self.checkpoint_dir / f"{state['net_type']}_ep{self.epoch:04d}.pth.tar")
-        keep = getattr(self.settings, 'keep_checkpoints', None)
+        keep = self.settings.keep_checkpoints
         if keep:                                  # older epochs beyond the newest `keep` are deleted
             for old in self.checkpoint_files()[:-keep]:
                 old.unlink()

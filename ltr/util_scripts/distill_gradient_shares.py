@@ -25,13 +25,12 @@ TERMS = ('L_original', 'SCFD', 'L_fus', 'L_p', 'HFRD')
 
 def training_batches(crop: int, batches: int, seed: int):
     """`batches` batches of 2 sequences from the synthetic training split at `crop` pixels."""
-    os.environ.setdefault('CMD_PROFILE', 'smoke')
     from ltr.admin.settings import Settings
     from ltr.train_settings.cmd.common import configure, train_loader
+    from ltr.train_settings.cmd.config import PROFILES
     settings = Settings('cmd', 'gradient_shares')
-    settings.batch_size_override, settings.iterations_override, settings.num_workers_override = 2, batches, 0
+    settings.config = PROFILES['smoke'].replace(batch_size=2, iterations=batches, num_workers=0, output_sz=crop)
     configure(settings, 'student')
-    settings.output_sz, settings.feature_sz = crop, crop // 16
     torch.manual_seed(seed)
     return list(train_loader(settings))
 

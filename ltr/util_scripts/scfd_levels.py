@@ -20,13 +20,13 @@ from rgbt.nets import DISTILL_LAYERS, cmd_student, distill_channels  # noqa: E40
 
 def training_batch(synthetic_root: str, batch_size: int = 4) -> dict:
     """One batch of the smoke profile's training loader on the given synthetic benchmark."""
-    os.environ['CMD_PROFILE'] = 'smoke'
     from ltr import run_training
     from ltr.train_settings.cmd.common import configure, train_loader
-    settings = run_training.build_settings(run_training.parse_args(['cmd', 'student_distill',
-                                                                    '--no-backbone-pretrained']))
+    from ltr.train_settings.cmd.config import PROFILES
+    config = PROFILES['smoke'].replace(backbone_pretrained=False, batch_size=batch_size)
+    settings = run_training.build_settings('cmd', 'student_distill', config, 'cpu')
     configure(settings, 'student')
-    settings.env.synthetic_dir, settings.batch_size = synthetic_root, batch_size
+    settings.env.synthetic_dir = synthetic_root
     return next(iter(train_loader(settings)))
 
 

@@ -75,10 +75,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from ltr.admin.atomic import atomic_write_text
     from ltr.util_scripts.distill_gradient_shares import training_batches
-    from ltr.train_settings.cmd.common import PROFILES
+    from ltr.train_settings.cmd.config import PROFILES
     torch.set_num_threads(max(1, torch.get_num_threads()))
     done = json.load(open(args.json)) if args.json and os.path.isfile(args.json) else {}
-    batches = training_batches(PROFILES['smoke']['output_sz'], args.iterations, args.seed)
+    batches = training_batches(PROFILES['smoke'].output_sz, args.iterations, args.seed)
     for name in args.variants:
         if name in done:
             continue

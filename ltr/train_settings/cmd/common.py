@@ -1,11 +1,7 @@
-"""Shared pieces of the CMD training settings: data, optimiser, and the two profiles.
+"""Shared pieces of the CMD training settings: data, optimiser, and the run of a student or teacher.
 
-Profiles (environment variable CMD_PROFILE):
-- 'dimp_lasher' (default): DiMP's training recipe (pytracking's dimp18/dimp50 settings: batch sizes,
-  epochs, learning rates, 288x288 crops) on the LasHeR training split (979 sequences). The CMD paper
-  names the data (LasHeR) and alpha/beta only; the rest is DiMP's recipe, our choice.
-- 'smoke': the synthetic benchmark (generated on demand under synthetic_dir), 128x128 crops,
-  batch 2, a few iterations per epoch: a CPU run of every setting in about a minute per epoch.
+Every hyper-parameter comes from `settings.config`, a `TrainConfig` (ltr/train_settings/cmd/config.py,
+which also defines the profiles 'dimp_lasher' and 'smoke').
 """
 import logging
 import os
@@ -15,22 +11,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ltr.actors import RGBTDiMPActor
+from ltr.actors import CMDTrainingNet, RGBTDiMPActor
 from ltr.data.loader import LTRLoader
 from ltr.data.processing import RGBTDiMPProcessing
 from ltr.data.sampler import RGBTDiMPSampler
 from ltr.data.transforms import ToGrayscale, ToTensorAndJitter
+from ltr.train_settings.cmd.config import TrainConfig
 from ltr.trainers import LTRTrainer
 
 _logger = logging.getLogger(__name__)
-
-PROFILES = {
-    # name: values that differ between profiles (student / teacher where they differ)
-    'dimp_lasher': dict(output_sz=288, batch_size={'student': 26, 'teacher': 10}, samples_per_epoch=26000,
-                  epochs=50, num_workers=8, synthetic=False),
-    'smoke': dict(output_sz=128, batch_size={'student': 2, 'teacher': 2}, samples_per_epoch=8,
-                  epochs=2, num_workers=0, synthetic=True),
-}
 
 # Adam learning rates per parameter group (pytracking's DiMP-18 / DiMP-50 settings).
 LEARNING_RATES = {
@@ -42,36 +31,20 @@ LEARNING_RATES = {
 BASE_LR = 2e-4       # fusion modules, distillation adapters and anything not listed above
 
 
-def profile_name() -> str:
-    name = os.environ.get('CMD_PROFILE', 'dimp_lasher')
-    if name == 'paper':             # the profile's earlier name
-        _logger.warning("CMD_PROFILE=paper is now called 'dimp_lasher' (DiMP's recipe on LasHeR)")
-        name = 'dimp_lasher'
-    if name not in PROFILES:
-        raise ValueError(f"CMD_PROFILE={name!r}; choose from {sorted(PROFILES)}")
-    return name
-
-
-def configure(settings, role: str) -> None:
-    """Sets the DiMP training hyper-parameters for `role` ('student' or 'teacher') and the profile."""
-    profile = PROFILES[profile_name()]
-    settings.profile = profile_name()
+def configure(settings, role: str) -> TrainConfig:
+    """Checks that `settings.config` is set and derives the role's values the trainer reads
+    (batch, samples per epoch, AMP, clipping, TensorBoard, checkpoints kept)."""
+    config = settings.config
+    if not isinstance(config, TrainConfig):
+        raise TypeError("settings.config must be a TrainConfig (ltr/train_settings/cmd/config.py); "
+                        "run the setting through ltr/run_training.py or ltr.run_training.train")
     settings.role = role
-    settings.batch_size = getattr(settings, 'batch_size_override', None) or profile['batch_size'][role]
-    iterations = getattr(settings, 'iterations_override', None)
-    settings.samples_per_epoch = iterations * settings.batch_size if iterations else profile['samples_per_epoch']
-    settings.epochs = getattr(settings, 'epochs_override', None) or profile['epochs']
-    workers = getattr(settings, 'num_workers_override', None)
-    settings.num_workers = profile['num_workers'] if workers is None else workers
-    settings.output_sz = profile['output_sz']
-    settings.search_area_factor = 5.0
-    settings.feature_sz = settings.output_sz // 16
-    settings.output_sigma_factor = 1 / 4
-    settings.target_filter_sz = 4
-    settings.center_jitter_factor = {'train': 3.0, 'test': 4.5}
-    settings.scale_jitter_factor = {'train': 0.25, 'test': 0.5}
-    settings.hinge_threshold = 0.05
-    settings.use_synthetic = profile['synthetic']
+    settings.batch_size = config.batch_size_for(role)
+    settings.samples_per_epoch = config.samples_per_epoch_for(role)
+    settings.num_workers = config.num_workers
+    settings.use_amp, settings.grad_clip_max_norm = config.amp, config.grad_clip
+    settings.use_tensorboard, settings.keep_checkpoints = config.tensorboard, config.keep_checkpoints
+    return config
 
 
 def synthetic_root(settings) -> Path:
@@ -107,41 +80,45 @@ def per_process_schedule(batch_size: int, samples_per_epoch: int, world_size: in
 
 def train_datasets(settings) -> List:
     from ltr.dataset import LasHeR, Synthetic
-    if settings.use_synthetic:
+    if settings.config.data == 'synthetic':
         return [Synthetic(synthetic_root(settings), 'train')]
     return [LasHeR(split='train')]          # lasher_dir of ltr/admin/local.py or LASHER_PATH
 
 
 def train_loader(settings) -> LTRLoader:
+    config = settings.config
+    feature_sz = config.output_sz // 16
     processing = RGBTDiMPProcessing(
-        search_area_factor=settings.search_area_factor, output_sz=settings.output_sz,
-        center_jitter_factor=settings.center_jitter_factor, scale_jitter_factor=settings.scale_jitter_factor,
-        label_function_params={'feature_sz': settings.feature_sz,
-                               'sigma_factor': settings.output_sigma_factor / settings.search_area_factor,
-                               'kernel_sz': settings.target_filter_sz},
-        joint_transform=ToGrayscale(0.05), transform=ToTensorAndJitter(0.2),
-        modality_dropout=getattr(settings, 'modality_dropout', 0.0),
-        modality_dropout_mode=getattr(settings, 'modality_dropout_mode', 'blank'))
+        search_area_factor=config.search_area_factor, output_sz=config.output_sz,
+        center_jitter_factor={'train': config.center_jitter_train, 'test': config.center_jitter_test},
+        scale_jitter_factor={'train': config.scale_jitter_train, 'test': config.scale_jitter_test},
+        label_function_params={'feature_sz': feature_sz,
+                               'sigma_factor': config.output_sigma_factor / config.search_area_factor,
+                               'kernel_sz': config.target_filter_sz},
+        joint_transform=ToGrayscale(config.grayscale_probability), transform=ToTensorAndJitter(config.brightness_jitter),
+        modality_dropout=config.modality_dropout, modality_dropout_mode=config.modality_dropout_mode)
     batch, steps = per_process_schedule(settings.batch_size, settings.samples_per_epoch, settings.world_size,
-                                        getattr(settings, 'scale_batch_with_processes', False))
-    sampler = RGBTDiMPSampler(train_datasets(settings), None, steps * batch,
-                              max_gap=30, num_test_frames=3, num_train_frames=3, processing=processing,
-                              seed=1000 * settings.rank + 100003 * getattr(settings, 'seed', 0))
+                                        config.scale_batch_with_processes)
+    sampler = RGBTDiMPSampler(train_datasets(settings), None, steps * batch, max_gap=config.max_gap,
+                              num_test_frames=config.frames_per_set, num_train_frames=config.frames_per_set,
+                              processing=processing, seed=1000 * settings.rank + 100003 * config.seed)
     return LTRLoader('train', sampler, training=True, batch_size=batch, shuffle=False,
                      num_workers=settings.num_workers, drop_last=True, stack_dim=1)
 
 
 def parameter_groups(net: nn.Module, role: str) -> List[Dict]:
-    """Adam groups by module prefix (the first matching prefix wins), the rest at BASE_LR."""
+    """Adam groups of the tracking network by module prefix (the first matching prefix wins); the
+    rest (fusion, and a CMDTrainingNet's distillation adapters) at BASE_LR."""
     rates = LEARNING_RATES[role]
+    tracking_net = net.student if isinstance(net, CMDTrainingNet) else net
     groups = {prefix: [] for prefix in rates}
-    rest = []
-    for name, param in net.named_parameters():
-        if not param.requires_grad:
-            continue
-        name = name[len('student.'):] if name.startswith('student.') else name
+    grouped = set()
+    for name, param in tracking_net.named_parameters():
         prefix = next((p for p in rates if name.startswith(p)), None)
-        (groups[prefix] if prefix else rest).append(param)
+        if param.requires_grad and prefix:
+            groups[prefix].append(param)
+            grouped.add(id(param))
+    rest = [p for p in net.parameters() if p.requires_grad and id(p) not in grouped]
     out = [{'params': params, 'lr': rates[prefix]} for prefix, params in groups.items() if params]
     if rest:
         out.append({'params': rest, 'lr': BASE_LR})
@@ -149,38 +126,39 @@ def parameter_groups(net: nn.Module, role: str) -> List[Dict]:
 
 
 def train(settings, actor, role: str) -> Dict:
-    """Adam with per-group learning rates, StepLR(15, 0.2), checkpoints, resume, fail-safe.
-
-    DiMP-50's backbone rate (2e-5) fine-tunes ImageNet weights; a teacher trained from random
-    initialisation (no ImageNet weights and no --dimp-init, e.g. offline smoke runs) uses DiMP-18's
-    rates instead, or its backbone barely moves."""
-    from_scratch = not settings.backbone_pretrained and not settings.dimp_init
-    optimizer = torch.optim.Adam(parameter_groups(actor.net, 'student' if from_scratch else role), lr=BASE_LR)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.2)
+    """Adam with per-group learning rates (DiMP's, see TrainConfig.lr_role), StepLR, checkpoints,
+    resume, fail-safe."""
+    config = settings.config
+    lr_role = config.lr_role(role)
+    if lr_role != role:
+        _logger.info("%s trains with the %s learning rates (lr_recipe=%r, backbone_pretrained=%s, dimp_init=%s)",
+                     role, lr_role, config.lr_recipe, config.backbone_pretrained, config.dimp_init)
+    optimizer = torch.optim.Adam(parameter_groups(actor.net, lr_role), lr=BASE_LR)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     trainer = LTRTrainer(actor, [train_loader(settings)], optimizer, settings, scheduler)
-    return trainer.train(settings.epochs, load_latest=True, fail_safe=settings.fail_safe)
+    return trainer.train(config.epochs, load_latest=True, fail_safe=config.fail_safe)
 
 
 def net_kwargs(settings) -> Dict:
-    return {'backbone_pretrained': settings.backbone_pretrained}
+    return {'backbone_pretrained': settings.config.backbone_pretrained}
 
 
 def train_plain_student(settings, fusion: str, paper_params_m: Optional[float] = None) -> Dict:
     """A student trained with the DiMP loss alone (no teacher)."""
     from rgbt.nets import cmd_student, init_from_dimp
-    configure(settings, 'student')
+    config = configure(settings, 'student')
     net = cmd_student(fusion=fusion, **net_kwargs(settings))
     report_parameters(settings, net, paper_params_m)
-    if settings.dimp_init:
-        init_from_dimp(net, settings.dimp_init)
+    if config.dimp_init:
+        init_from_dimp(net, config.dimp_init)
     return train(settings, RGBTDiMPActor(net), 'student')
 
 
 def find_teacher(settings) -> Path:
-    """The teacher checkpoint: settings.teacher_checkpoint, CMD_TEACHER, or the latest cmd/teacher
+    """The teacher checkpoint: the config's `teacher`, CMD_TEACHER, or the latest cmd/teacher
     checkpoint in the workspace."""
     from ltr.admin.loading import checkpoint_path
-    given = settings.teacher_checkpoint or os.environ.get('CMD_TEACHER')
+    given = settings.config.teacher or os.environ.get('CMD_TEACHER')
     from ltr.admin.environment import checkpoint_dir
     folder = checkpoint_dir(settings.env.workspace_dir, 'cmd', 'teacher')
     try:
@@ -211,21 +189,20 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
     4's response KD."""
     from ltr.actors import CMDDistillActor, CMDTrainingNet
     from ltr.admin.loading import load_network
-    from rgbt.distill import DEFAULT_REDUCTION, CMDDistillLoss
+    from rgbt.distill import CMDDistillLoss
     from rgbt.nets import FUSED_LAYERS, cmd_student, cmd_student_two_stream, distill_channels, init_from_dimp
-    configure(settings, 'student')
+    config = configure(settings, 'student')
     teacher, _ = load_network(find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     build = cmd_student_two_stream if two_stream else cmd_student
     student = build(fusion=fusion, **net_kwargs(settings))
     report_parameters(settings, student, paper_params_m)
-    if settings.dimp_init:
-        init_from_dimp(student, settings.dimp_init)
+    if config.dimp_init:
+        init_from_dimp(student, config.dimp_init)
     distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher),
                              use_scfd=use_scfd, use_mpsd=use_mpsd, use_hfrd=use_hfrd,
-                             alpha=settings.distill_alpha, beta=settings.distill_beta,
-                             mid_channels=settings.abf_mid_channels, shared_abf=settings.abf_shared,
-                             hfrd_iterate=settings.hfrd_iterate,
-                             reduction=getattr(settings, 'distill_reduction', DEFAULT_REDUCTION),
+                             alpha=config.distill_alpha, beta=config.distill_beta,
+                             mid_channels=config.abf_mid_channels, shared_abf=config.abf_shared,
+                             hfrd_iterate=config.hfrd_iterate, reduction=config.distill_reduction,
                              scfd_targets=scfd_targets, fusion_layers=fusion_layers or FUSED_LAYERS, use_kd=use_kd,
-                             scfd_target_norm=getattr(settings, 'scfd_target_norm', 'none'))
+                             scfd_target_norm=config.scfd_target_norm)
     return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')

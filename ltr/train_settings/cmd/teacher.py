@@ -7,8 +7,8 @@ from rgbt.nets import cmd_teacher, init_from_dimp
 
 def run(settings):
     settings.description = "CMD teacher (two-stream ResNet50, MDC + FRS)"
-    common.configure(settings, 'teacher')
+    config = common.configure(settings, 'teacher')
     net = cmd_teacher(**common.net_kwargs(settings))
-    if settings.dimp_init:
-        init_from_dimp(net, settings.dimp_init)
+    if config.dimp_init:
+        init_from_dimp(net, config.dimp_init)
     return common.train(settings, RGBTDiMPActor(net), 'teacher')
