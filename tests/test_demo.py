@@ -32,7 +32,7 @@ def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
     for setting in ('student', 'student_distill'):
         folder = out / 'checkpoints' / 'ltr' / 'cmd' / setting
         saved = torch.load(sorted(folder.glob('*.pth.tar'))[-1], weights_only=True)['settings']
-        schedules.append((saved['epochs'], saved['samples_per_epoch'], saved['batch_size']))
+        schedules.append((saved['config']['epochs'], saved['samples_per_epoch'], saved['batch_size']))
     assert schedules[0] == schedules[1]
     assert str(report / 'report.md') in capsys.readouterr().out
     # A second run reuses every finished stage.

@@ -92,6 +92,9 @@ def test_run_training_smoke_profile_teacher_then_distilled_student(tmp_path, mon
     config = checkpoint['settings']['config']
     assert config['profile'] == 'smoke' and config['epochs'] == 1 and config['backbone_pretrained'] is False
     assert checkpoint['constructor']['fun_name'] == 'cmd_student'
+    from pytracking.features.net_wrappers import NetworkFile       # the tracker samples at the training crop size
+    network = NetworkFile('x', path=str(tmp_path / 'checkpoints' / 'ltr' / 'cmd' / 'student_distill'))
+    assert network.training_crop_size() == 128
 
 
 def test_deterministic_errors_stop_at_once_and_corrupt_checkpoints_fall_back(tmp_path, small_teacher, caplog):

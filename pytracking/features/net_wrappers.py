@@ -78,7 +78,8 @@ class NetworkFile:
         return self._prepared[key]
 
     def training_crop_size(self) -> Optional[int]:
-        """The crop size the network was trained with, when its checkpoint records it."""
+        """The crop size the network was trained with, when its checkpoint records it (in its
+        training configuration; checkpoints written before it existed kept it at the top level)."""
         self._load()
         settings = self._checkpoint.get('settings') or {}
-        return settings.get('output_sz')
+        return (settings.get('config') or {}).get('output_sz') or settings.get('output_sz')
