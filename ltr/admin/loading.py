@@ -6,6 +6,7 @@ code from the file. Legacy pytracking checkpoints (the published dimp18.pth / di
 Python objects; reading them runs the pickle machinery and therefore needs the explicit opt-in
 ``allow_legacy_pickle=True``.
 """
+import hashlib
 import importlib
 import logging
 import pickle
@@ -33,6 +34,15 @@ class CheckpointError(RuntimeError):
 class WrongNetworkError(CheckpointError):
     """A valid network checkpoint of another kind than the one expected (e.g. a student as teacher)."""
 
+
+
+def file_sha256(path: Union[str, Path]) -> str:
+    """The SHA-256 of a file (a network's identity in results folders and exported graphs)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 def checkpoint_path(network_dir: Union[str, Path], checkpoint: Union[None, int, str] = None) -> Path:
     """Resolves pytracking's ways to name a checkpoint.

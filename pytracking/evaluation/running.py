@@ -4,7 +4,6 @@ finished sequences skipped (so an interrupted run resumes), sequences in paralle
 A results folder records the network its results came from (`network.json`: path and SHA-256);
 a run with another network in the same folder is refused instead of mixing results. A result file
 counts as finished only when it has one box per frame (an empty or cut file is tracked again)."""
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -18,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ltr.admin.atomic import atomic_savetxt, atomic_write_text
+from ltr.admin.loading import file_sha256
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.tracker import Tracker
 from rgbt.benchmarks import AnnotationError, read_boxes
@@ -29,14 +29,6 @@ NETWORK_RECORD = 'network.json'
 
 class ResultsMismatchError(RuntimeError):
     """A results folder holds results of another network than the one about to run."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def claim_results_dir(tracker: Tracker) -> dict:

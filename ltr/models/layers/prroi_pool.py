@@ -6,6 +6,8 @@ coordinates and zeros outside the map:
 
     f(y, x) = sum_{h, w} F[h, w] * k(y - h) * k(x - w),      k(t) = max(0, 1 - |t|).
 
+Under ONNX export the same integral is computed by a traceable twin (`_prroi_pool_traceable`).
+
 Each output bin is the exact integral of f over the bin divided by the bin area. Because f is a
 sum of separable products, the integral factorises:
 
@@ -185,6 +187,22 @@ def _window(low: float, high: float, size: int) -> slice:
     return slice(start, max(min(math.ceil(high) + 2, size), start + 1))
 
 
+def _prroi_pool_traceable(features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
+                          spatial_scale: float) -> torch.Tensor:
+    """The same factorised integral without the custom backward, the grouping and the host-side
+    crop: plain tensor operations (a gather and an einsum) that the ONNX exporter can trace."""
+    height, width = features.shape[-2:]
+    x1, y1, x2, y2 = (rois[:, 1:].to(features.dtype) * spatial_scale).unbind(1)
+    roi_w, roi_h = (x2 - x1).clamp(min=0), (y2 - y1).clamp(min=0)
+    ky = _hat_integral(_bin_edges(y1, roi_h, pooled_height)[0], height)           # (R, PH, H)
+    kx = _hat_integral(_bin_edges(x1, roi_w, pooled_width)[0], width)             # (R, PW, W)
+    per_roi = features[rois[:, 0].long()]                                        # (R, C, H, W)
+    integral = torch.einsum('rih,rchw,rjw->rcij', ky, per_roi, kx)
+    area = roi_w * roi_h / (pooled_height * pooled_width)
+    inverse_area = torch.where(area > 0, 1 / torch.where(area > 0, area, torch.ones_like(area)), torch.zeros_like(area))
+    return integral * inverse_area.view(-1, 1, 1, 1)
+
+
 def prroi_pool2d(features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
                  spatial_scale: float, crop: Optional[bool] = None) -> torch.Tensor:
     """Precise RoI pooling.
@@ -199,6 +217,8 @@ def prroi_pool2d(features: torch.Tensor, rois: torch.Tensor, pooled_height: int,
     Returns:
         (R, C, pooled_height, pooled_width), differentiable with respect to features and RoI coordinates.
     """
+    if torch.onnx.is_in_onnx_export():
+        return _prroi_pool_traceable(features, rois, int(pooled_height), int(pooled_width), float(spatial_scale))
     if features.dim() != 4:
         raise ValueError(f"features must be (B, C, H, W), got shape {tuple(features.shape)}")
     if rois.dim() != 2 or rois.shape[1] != 5:

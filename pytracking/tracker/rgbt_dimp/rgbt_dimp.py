@@ -23,6 +23,7 @@ from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
 
 
 AMP_DTYPES = (None, 'bfloat16', 'float16')
+BACKENDS = ('torch', 'onnxruntime')
 
 
 def tracking_network_key(params, device: torch.device) -> tuple:
@@ -51,7 +52,10 @@ class RGBTDiMP(BaseTracker):
 
     def initialize(self, image: Tuple[np.ndarray, np.ndarray], info: dict) -> dict:
         params = self.params
-        self.device = torch.device('cuda' if params.use_gpu and torch.cuda.is_available() else 'cpu')
+        if params.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {params.backend!r}")
+        on_gpu = params.use_gpu and torch.cuda.is_available() and params.backend == 'torch'
+        self.device = torch.device('cuda' if on_gpu else 'cpu')      # the ONNX Runtime backend runs on the CPU
         self.generator = torch.Generator().manual_seed(params.seed)
         if params.amp_dtype not in AMP_DTYPES:
             raise ValueError(f"amp_dtype must be one of {AMP_DTYPES}, got {params.amp_dtype!r}")
@@ -63,6 +67,13 @@ class RGBTDiMP(BaseTracker):
         self.frame_num = 1
         sample_size = params.image_sample_size or params.net.training_crop_size() or 288
         self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
+        self.ort_features = None
+        if params.backend == 'onnxruntime':
+            from pytracking.tracker.rgbt_dimp.onnx_backend import open_frame_features
+            self.ort_features = params.net.prepared(
+                ('onnxruntime', sample_size, params.onnx_dir, params.onnx_int8),
+                lambda net: open_frame_features(net, params.net.resolve(), sample_size, params.onnx_dir,
+                                                params.onnx_int8))
 
         x, y, w, h = [float(v) for v in info['init_bbox']]
         self.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
@@ -92,7 +103,12 @@ class RGBTDiMP(BaseTracker):
     def extract_features(self, rgb_patches: torch.Tensor, tir_patches: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs.
         With amp_dtype the network runs under autocast; the features are returned in float32, so the
-        filter optimisation and the IoU-Net refinement always run in full precision."""
+        filter optimisation and the IoU-Net refinement always run in full precision. The ONNX Runtime
+        backend also returns the IoU-Net test features ('iou_feat'), which its graph computes."""
+        if self.ort_features is not None:
+            out = self.ort_features(rgb_patches, tir_patches)
+            return {'layer2': out['layer2'], 'layer3': out['layer3'], 'classification': out['classification'],
+                    'iou_feat': (out['iou_feat3'], out['iou_feat4'])}
         rgb = normalize(rgb_patches.to(self.device)).contiguous(memory_format=self.memory_format)
         tir = normalize(tir_patches.to(self.device)).contiguous(memory_format=self.memory_format)
         dtype = getattr(torch, self.params.amp_dtype) if self.params.amp_dtype else None
@@ -292,8 +308,10 @@ class RGBTDiMP(BaseTracker):
         """IoU-Net refinement: 10 boxes, 5 ascent steps, aspect-ratio filter, mean of the top 3.
         Returns the refined position and size, and whether any box passed the filter (else keep)."""
         box = self.get_iounet_box(pos, target_sz, sample_pos, sample_scale)
-        with torch.no_grad():
-            iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
+        iou_features = features.get('iou_feat')
+        if iou_features is None:
+            with torch.no_grad():
+                iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
         boxes, ious = self.optimize_boxes(iou_features, self.random_init_boxes(box, box_noise))
         boxes = torch.cat((boxes[:, :2], boxes[:, 2:].clamp(min=1)), dim=1)
         aspect = boxes[:, 2] / boxes[:, 3]

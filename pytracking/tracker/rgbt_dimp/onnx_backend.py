@@ -1,0 +1,235 @@
+"""The tracker's per-frame networks as ONNX graphs, and an ONNX Runtime backend that runs them.
+
+Two graphs at the tracker's sample size S (batch dimension dynamic):
+- `features.onnx`: a frame pair's patches (N, 3, S, S), RGB and TIR, in 0..255 (ImageNet
+  normalisation is inside the graph) -> the fused layer2 and layer3 features, the classification
+  features and the two IoU-Net test features. This is the backbone + fusion, i.e. nearly all of a
+  frame's compute.
+- `iou_predictor.onnx`: the two modulation vectors, the two IoU features and boxes (1, K, 4) xywh in
+  patch coordinates -> predicted IoUs (1, K).
+`onnx.json` beside them records the sample size, the normalisation, input and output names, the
+opset and the source checkpoint (path and SHA-256).
+
+The ONNX Runtime backend (tracker parameter `backend='onnxruntime'`) runs `features.onnx` (or its
+int8 version) for every frame and every initial sample; the filter optimisation and the IoU-Net
+refinement stay in PyTorch on the CPU: the refinement is gradient ascent on the boxes, which needs
+the IoU predictor's gradient, and ONNX Runtime's inference sessions do not differentiate. The IoU
+predictor graph is exported for deployments that refine differently (and checked against PyTorch).
+
+int8 (`quantize_features`): static quantisation of `features.onnx` with ONNX Runtime (QDQ format,
+per-channel symmetric int8 weights, uint8 activations calibrated with MinMax on frame pairs of
+the synthetic training split); the result is `features_int8.onnx`.
+"""
+import json
+import os
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ltr.admin.atomic import atomic_write_text
+from ltr.admin.loading import file_sha256
+from ltr.models.backbone.resnet import IMAGENET_MEAN, IMAGENET_STD
+
+FEATURE_INPUTS = ('rgb', 'tir')
+FEATURE_OUTPUTS = ('layer2', 'layer3', 'classification', 'iou_feat3', 'iou_feat4')
+IOU_INPUTS = ('modulation3', 'modulation4', 'iou_feat3', 'iou_feat4', 'boxes')
+IOU_OUTPUTS = ('iou',)
+OPSET = 17
+FEATURES_FILE, FEATURES_INT8_FILE, IOU_FILE, METADATA_FILE = (
+    'features.onnx', 'features_int8.onnx', 'iou_predictor.onnx', 'onnx.json')
+
+
+class FrameFeatures(nn.Module):
+    """The per-frame feature path of an RGBTDiMPnet as one module (what `features.onnx` holds)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False)
+        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255.0, persistent=False)
+
+    def forward(self, rgb: torch.Tensor, tir: torch.Tensor):
+        fused = self.net.extract_features((rgb - self.mean) / self.std, (tir - self.mean) / self.std)
+        classification = self.net.extract_classification_feat(fused)
+        iou3, iou4 = self.net.bb_regressor.get_iou_feat(self.net.get_backbone_bbreg_feat(fused))
+        return fused['layer2'], fused['layer3'], classification, iou3, iou4
+
+
+class IoUPredictor(nn.Module):
+    """IoU-Net's prediction for boxes given the target's modulation vectors (`iou_predictor.onnx`)."""
+
+    def __init__(self, bb_regressor: nn.Module):
+        super().__init__()
+        self.bb_regressor = bb_regressor
+
+    def forward(self, modulation3, modulation4, iou_feat3, iou_feat4, boxes):
+        modulated = self.bb_regressor.modulate((modulation3, modulation4), (iou_feat3, iou_feat4))
+        return self.bb_regressor.predict_iou_modulated(modulated, boxes)
+
+
+def example_inputs(net: nn.Module, sample_size: int, batch: int = 1, seed: int = 0):
+    """Random patches, and the IoU predictor's inputs computed from them with `net` (float32)."""
+    generator = torch.Generator().manual_seed(seed)
+    rgb, tir = (torch.rand(batch, 3, sample_size, sample_size, generator=generator) * 255 for _ in range(2))
+    with torch.no_grad():
+        layer2, layer3, _, iou3, iou4 = FrameFeatures(net)(rgb, tir)
+        box = torch.tensor([[sample_size * 0.4, sample_size * 0.4, sample_size * 0.2, sample_size * 0.2]])
+        modulation = net.bb_regressor.get_modulation([layer2[:1], layer3[:1]], box)
+    boxes = box.view(1, 1, 4) + torch.randn(1, 10, 4, generator=generator) * sample_size * 0.02
+    return (rgb, tir), (modulation[0].reshape(1, -1), modulation[1].reshape(1, -1), iou3[:1], iou4[:1], boxes)
+
+
+def _export(module: nn.Module, inputs, path: Path, input_names, output_names, dynamic_axes) -> None:
+    import warnings
+    tmp = path.with_name(path.name + '.tmp')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')          # the TorchScript exporter announces its deprecation
+        torch.onnx.export(module, tuple(inputs), str(tmp), input_names=list(input_names),
+                          output_names=list(output_names), dynamic_axes=dynamic_axes, opset_version=OPSET,
+                          do_constant_folding=True, dynamo=False)
+    os.replace(tmp, path)
+
+
+def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optional[Path] = None,
+                network_kind: Optional[str] = None) -> Dict:
+    """Writes features.onnx, iou_predictor.onnx and onnx.json for `net` at `sample_size`; checks both
+    graphs with onnx.checker. BatchNorm is folded first (a copy; `net` is unchanged)."""
+    import copy
+
+    import onnx
+    from ltr.models.layers.blocks import fold_batch_norm
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    net = copy.deepcopy(net).eval().requires_grad_(False).float().cpu()
+    fold_batch_norm(net)
+    frame_inputs, iou_inputs = example_inputs(net, sample_size)
+    batch = {name: {0: 'batch'} for name in FEATURE_INPUTS + FEATURE_OUTPUTS}
+    _export(FrameFeatures(net), frame_inputs, out_dir / FEATURES_FILE, FEATURE_INPUTS, FEATURE_OUTPUTS, batch)
+    _export(IoUPredictor(net.bb_regressor), iou_inputs, out_dir / IOU_FILE, IOU_INPUTS, IOU_OUTPUTS,
+            {'boxes': {1: 'boxes'}, 'iou': {1: 'boxes'}})
+    for name in (FEATURES_FILE, IOU_FILE):
+        onnx.checker.check_model(str(out_dir / name))
+    metadata = {
+        'sample_size': sample_size, 'opset': OPSET,
+        'normalisation': {'inside_graph': True, 'input_range': [0, 255], 'mean': list(IMAGENET_MEAN),
+                          'std': list(IMAGENET_STD)},
+        'features': {'file': FEATURES_FILE, 'inputs': list(FEATURE_INPUTS), 'outputs': list(FEATURE_OUTPUTS),
+                     'input_shape': ['batch', 3, sample_size, sample_size]},
+        'iou_predictor': {'file': IOU_FILE, 'inputs': list(IOU_INPUTS), 'outputs': list(IOU_OUTPUTS),
+                          'boxes': 'xywh in patch pixels, (1, K, 4)'},
+        'int8': None,
+        'source': {'path': str(source) if source else None,
+                   'sha256': file_sha256(Path(source)) if source and Path(source).is_file() else None,
+                   'kind': network_kind},
+    }
+    atomic_write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=1))
+    return metadata
+
+
+def read_metadata(out_dir: Path) -> Dict:
+    path = Path(out_dir) / METADATA_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: export the network first with "
+                                f"`python pytracking/util_scripts/export_onnx.py <tracker> --net PATH --out {out_dir}`")
+    return json.loads(path.read_text())
+
+
+def session(path: Path, threads: Optional[int] = None):
+    """An ONNX Runtime CPU inference session with all graph optimisations."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
+
+
+class CalibrationPairs:
+    """ONNX Runtime's CalibrationDataReader protocol over (rgb, tir) patch batches (numpy, 0..255)."""
+
+    def __init__(self, pairs: Iterable):
+        self._pairs = iter(pairs)
+
+    def get_next(self):
+        pair = next(self._pairs, None)
+        return None if pair is None else {'rgb': pair[0], 'tir': pair[1]}
+
+
+def quantize_features(out_dir: Path, calibration: Sequence, per_channel: bool = True) -> Path:
+    """Static int8 quantisation of features.onnx (QDQ, int8 weights per channel, uint8 activations,
+    MinMax calibration on `calibration`, a list of (rgb, tir) float32 arrays (N, 3, S, S) in 0..255).
+    Writes features_int8.onnx and records it in onnx.json."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    out_dir = Path(out_dir)
+    metadata = read_metadata(out_dir)
+    prepared = out_dir / 'features_prepared.onnx'
+    quant_pre_process(str(out_dir / FEATURES_FILE), str(prepared), skip_symbolic_shape=True)
+    target = out_dir / FEATURES_INT8_FILE
+    tmp = target.with_name(target.name + '.tmp')
+    quantize_static(str(prepared), str(tmp), CalibrationPairs(calibration), quant_format=QuantFormat.QDQ,
+                    per_channel=per_channel, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+                    calibrate_method=CalibrationMethod.MinMax)
+    os.replace(tmp, target)
+    prepared.unlink()
+    metadata['int8'] = {'file': FEATURES_INT8_FILE, 'calibration_batches': len(calibration),
+                        'format': 'QDQ', 'weights': 'int8 per channel' if per_channel else 'int8 per tensor',
+                        'activations': 'uint8, MinMax'}
+    atomic_write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=1))
+    return target
+
+
+class OrtFrameFeatures:
+    """`features.onnx` (or its int8 version) run by ONNX Runtime, returning what the PyTorch path's
+    RGBTDiMP.extract_features returns, plus the IoU features."""
+
+    def __init__(self, out_dir: Path, int8: bool = False, threads: Optional[int] = None):
+        self.metadata = read_metadata(out_dir)
+        if int8 and not self.metadata.get('int8'):
+            raise FileNotFoundError(f"{Path(out_dir) / FEATURES_INT8_FILE} not found: export with --int8 "
+                                    f"(static quantisation needs calibration frames)")
+        self.sample_size = int(self.metadata['sample_size'])
+        self.session = session(Path(out_dir) / (FEATURES_INT8_FILE if int8 else FEATURES_FILE), threads)
+
+    def __call__(self, rgb: torch.Tensor, tir: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """(N, 3, S, S) patches in 0..255 -> dict of float32 CPU tensors."""
+        if rgb.shape[-1] != self.sample_size or rgb.shape[-2] != self.sample_size:
+            raise ValueError(f"the ONNX graphs were exported at {self.sample_size}x{self.sample_size}; the tracker "
+                             f"samples {tuple(rgb.shape[-2:])} (set image_sample_size or export again)")
+        feeds = {'rgb': rgb.detach().float().cpu().numpy(), 'tir': tir.detach().float().cpu().numpy()}
+        outputs = self.session.run(list(FEATURE_OUTPUTS), feeds)
+        return {name: torch.from_numpy(np.ascontiguousarray(out)) for name, out in zip(FEATURE_OUTPUTS, outputs)}
+
+
+def default_export_dir(network_file: Path, sample_size: int) -> Path:
+    """Where the tracker exports a network on first use: <network_path>/onnx/<sha256[:12]>_s<size>."""
+    from pytracking.evaluation.environment import env_settings
+    return Path(env_settings().network_path) / 'onnx' / f"{file_sha256(network_file)[:12]}_s{sample_size}"
+
+
+def open_frame_features(net: nn.Module, network_file: Path, sample_size: int, onnx_dir: Optional[str] = None,
+                        int8: bool = False) -> OrtFrameFeatures:
+    """The ONNX Runtime feature path for the tracker: the graphs in `onnx_dir` (default: a folder per
+    network file and sample size), checked against the network file and the sample size; exported
+    there first when the folder has none (the int8 graph needs export_onnx.py --int8)."""
+    folder = Path(onnx_dir) if onnx_dir else default_export_dir(network_file, sample_size)
+    if not (folder / METADATA_FILE).is_file():
+        export_onnx(net, folder, sample_size, source=network_file)
+    metadata = read_metadata(folder)
+    if int(metadata['sample_size']) != sample_size:
+        raise ValueError(f"{folder} was exported at {metadata['sample_size']} pixels, the tracker samples "
+                         f"{sample_size}: export again or set image_sample_size")
+    recorded = metadata['source'].get('sha256')
+    if recorded and recorded != file_sha256(network_file):
+        raise ValueError(f"{folder} holds graphs of another network ({metadata['source'].get('path')}, sha256 "
+                         f"{recorded[:12]}) than {network_file}; export this one or point onnx_dir elsewhere")
+    return OrtFrameFeatures(folder, int8=int8)
+
+
+def features_as_torch(net: nn.Module, rgb: torch.Tensor, tir: torch.Tensor) -> List[torch.Tensor]:
+    """The PyTorch reference for features.onnx's outputs (folded copy, float32)."""
+    with torch.no_grad():
+        return list(FrameFeatures(net)(rgb, tir))
