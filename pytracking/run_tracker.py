@@ -34,7 +34,26 @@ def parse_args(argv=None):
     parser.add_argument('--simulate-missing', default=None, metavar='MODALITY:RATE',
                         help="blank seeded segments of one modality (e.g. tir:0.3) to evaluate tracking under "
                              "drop-out; results go to their own folder (<param>_missing_tir0.3)")
+    add_backend_arguments(parser)
     return parser.parse_args(argv)
+
+
+def add_backend_arguments(parser) -> None:
+    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'),
+                        help="onnxruntime: the per-frame features through the exported ONNX graph on the CPU "
+                             "(exported on first use); results go to <param>_onnxruntime")
+    parser.add_argument('--int8', action='store_true', help='with --backend onnxruntime: the int8 features graph '
+                        '(export it first: pytracking/util_scripts/export_onnx.py --int8)')
+    parser.add_argument('--onnx-dir', default=None, help='folder of the exported graphs (export_onnx.py --out)')
+
+
+def backend_overrides(args) -> dict:
+    """Tracker parameters of --backend/--int8/--onnx-dir (none for the default PyTorch backend)."""
+    if args.int8 and args.backend != 'onnxruntime':
+        raise SystemExit('--int8 needs --backend onnxruntime')
+    if args.backend == 'torch':
+        return {}
+    return {'backend': args.backend, 'onnx_int8': args.int8, 'onnx_dir': args.onnx_dir}
 
 
 def select_sequence(dataset, sequence: str, dataset_name: str) -> list:
@@ -65,7 +84,8 @@ def main(argv=None) -> int:
         simulation = parse_simulation(args.simulate_missing) if args.simulate_missing else None
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    tracker = Tracker(args.tracker_name, args.tracker_param, args.runid, net_path=args.net, simulate_missing=simulation)
+    tracker = Tracker(args.tracker_name, args.tracker_param, args.runid, net_path=args.net, simulate_missing=simulation,
+                      param_overrides=backend_overrides(args))
     tracker.get_parameters().net.resolve()            # a missing network fails before any work starts
     print(f"{args.tracker_name}/{args.tracker_param} on {dataset_name}: {len(dataset)} sequences -> {tracker.results_dir}")
     statuses = run_dataset(dataset, [tracker], debug=args.debug, threads=args.threads, num_gpus=args.num_gpus)

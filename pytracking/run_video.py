@@ -23,6 +23,7 @@ from ltr.admin.atomic import atomic_savetxt  # noqa: E402
 from ltr.data.image_loader import ImageReadError, imread_rgb  # noqa: E402
 from pytracking.evaluation.running import set_num_threads  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
+from pytracking.run_tracker import add_backend_arguments, backend_overrides  # noqa: E402
 from pytracking.utils.missing_modality import ModalityGuard  # noqa: E402
 from pytracking.utils.video_io import (CameraPairSource, FolderPairSource, StreamEnded, VideoPairSource,  # noqa: E402
                                        VideoSink, annotated_frame, camera_id, decoded, gui_available)
@@ -50,6 +51,7 @@ def parse_args(argv=None):
     parser.add_argument('--resize-tir', action='store_true',
                         help='resize thermal frames to the RGB size (default: a size mismatch is an error)')
     parser.add_argument('--no-window', action='store_true', help='no live window even when a display exists')
+    add_backend_arguments(parser)
     args = parser.parse_args(argv)
     cameras = args.rgb_camera is not None or args.tir_camera is not None
     if cameras and (args.rgb_camera is None or args.tir_camera is None or args.rgb or args.tir):
@@ -102,7 +104,7 @@ def main(argv=None) -> int:
     source, imread = open_source(parser, args)
     policy = args.missing_modality or ('hold' if source.is_live else 'fail')
     window = not args.no_window and gui_available()
-    tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net)
+    tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net, param_overrides=backend_overrides(args))
     params = tracker.get_parameters()
     params.update(resize_tir=args.resize_tir, missing_modality=policy)
     threads = set_num_threads()

@@ -66,6 +66,9 @@ class Tracker:
         folder = tracker_results_dir(name, parameter_name, run_id)
         if simulate_missing is not None:          # its own results: never mixed with the full-modality run
             folder = folder.with_name(folder.name + f"_missing_{simulate_missing[0]}{simulate_missing[1]:g}")
+        backend = self.param_overrides.get('backend', 'torch')
+        if backend != 'torch':                    # likewise another backend's (and int8's) boxes
+            folder = folder.with_name(folder.name + f"_{backend}" + ('_int8' if self.param_overrides.get('onnx_int8') else ''))
         self.results_dir = Path(results_dir) if results_dir else folder
         self.tracker_class = importlib.import_module(f"pytracking.tracker.{name}").get_tracker_class()
 

@@ -4,6 +4,10 @@ updates), initialisation time, peak memory, and training iterations per second.
 
     python pytracking/util_scripts/benchmark_speed.py --nets cmd_teacher cmd_student cmd_student_origin \
         --device cpu --frames 30 --repeats 3 --json speed.json [--checkpoint cmd_student=PATH]
+        [--backend torch|onnxruntime] [--int8] [--sample-size 288]
+
+`--backend onnxruntime` tracks with the exported features graph (CPU; `--int8`: its static int8
+version, calibrated on the benchmark's own frames); GFLOPs are counted on the PyTorch path.
 
 Random weights unless a checkpoint is given; with random weights the not-found threshold is
 disabled, so that every frame pays for refinement and updates. A synthetic sequence of 640x480 JPEG
@@ -93,9 +97,10 @@ def gflops_per_frame(tracker_obj, image) -> dict:
             'total': total}
 
 
-def tracking_run(tracker: Tracker, sequence: Sequence, device: str, random_weights: bool):
+def tracking_run(tracker: Tracker, sequence: Sequence, device: str, random_weights: bool, backend_params: dict):
     params = tracker.get_parameters()
     params.use_gpu = device.startswith('cuda')
+    params.update(**backend_params)
     if random_weights:
         # Untrained score maps rarely pass the not-found threshold, which would skip refinement and
         # updates: always localise, so every frame pays for the whole per-frame path.
@@ -154,10 +159,13 @@ def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: s
     if checkpoint is None:
         save_network(build(name), path)
     tracker = Tracker(TRACKER_OF[name], 'default', net_path=path)
+    backend_params = prepare_backend(tracker, sequence, folder / f"{name}_onnx", args)
     if args.device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
-    runs = [tracking_run(tracker, sequence, args.device, checkpoint is None) for _ in range(args.repeats)]
+    runs = [tracking_run(tracker, sequence, args.device, checkpoint is None, backend_params)
+            for _ in range(args.repeats)]
     params = runs[0][2]
+    params.backend = 'torch'             # FLOPs are counted on the PyTorch modules
     tracker_obj = tracker.create_tracker(params)
     tracker_obj.initialize(tuple(imread_rgb(p) for p in sequence.frames[0]), sequence.init_info())
     flops = gflops_per_frame(tracker_obj, tuple(imread_rgb(p) for p in sequence.frames[1]))
@@ -173,12 +181,27 @@ def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: s
     return entry
 
 
+def prepare_backend(tracker: Tracker, sequence: Sequence, onnx_dir: Path, args) -> dict:
+    """Tracker parameters of the measured backend; for ONNX Runtime the graphs are exported (and
+    quantised with 16 patches of the sequence's frames for --int8) before timing."""
+    overrides = {'image_sample_size': args.sample_size}
+    if args.backend == 'torch':
+        return overrides
+    from pytracking.tracker.rgbt_dimp import onnx_backend as ob
+    network = tracker.get_parameters().net
+    ob.export_onnx(network.load('cpu'), onnx_dir, args.sample_size, source=network.resolve())
+    if args.int8:
+        ob.quantize_features(onnx_dir, ob.calibration_patches([sequence], args.sample_size, 16))
+    return dict(overrides, backend='onnxruntime', onnx_dir=str(onnx_dir), onnx_int8=args.int8)
+
+
 def measure_in_subprocess(name: str, args, folder: Path) -> dict:
     """One net in a fresh interpreter, so that its host peak memory is its own."""
     out = folder / f"{name}.json"
     command = [sys.executable, os.path.abspath(__file__), '--nets', name, '--device', args.device,
                '--frames', str(args.frames), '--repeats', str(args.repeats), '--json', str(out), '--no-isolate']
     command += [f"--checkpoint={c}" for c in args.checkpoint] + (['--no-train'] if args.no_train else [])
+    command += ['--backend', args.backend, '--sample-size', str(args.sample_size)] + (['--int8'] if args.int8 else [])
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())['nets'][name]
 
@@ -193,7 +216,8 @@ def print_table(results: dict) -> None:
         for student in ('cmd_student', 'cmd_student_origin'):
             if student in nets:
                 print(f"{student} / cmd_teacher FPS: {nets[student]['fps'] / nets['cmd_teacher']['fps']:.2f}x")
-    print(f"device: {results['device']}, torch {results['torch']}, {results['date']}"
+    print(f"device: {results['device']}, torch {results['torch']}, backend {results.get('backend', 'torch')}, "
+          f"{results.get('sample_size', 288)}x{results.get('sample_size', 288)} crops, {results['date']}"
           f" (peak MB: {'GPU' if results['device_type'] == 'cuda' else 'host'})")
 
 
@@ -208,12 +232,18 @@ def main():
     parser.add_argument('--no-isolate', action='store_true',
                         help='measure all nets in this process (host peak memory is then cumulative)')
     parser.add_argument('--json', default=None)
+    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'))
+    parser.add_argument('--int8', action='store_true', help='with --backend onnxruntime: the int8 features graph')
+    parser.add_argument('--sample-size', type=int, default=288, help='tracker crop size (the paper: 288)')
     args = parser.parse_args()
+    if args.int8 and args.backend != 'onnxruntime':
+        parser.error('--int8 needs --backend onnxruntime')
     checkpoints = dict(c.split('=', 1) for c in args.checkpoint)
     device_name = torch.cuda.get_device_name(0) if args.device.startswith('cuda') else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
     results = {'device': device_name, 'device_type': torch.device(args.device).type, 'torch': torch.__version__,
-               'date': time.strftime('%Y-%m-%d'), 'nets': {}}
+               'date': time.strftime('%Y-%m-%d'), 'backend': args.backend + (' int8' if args.int8 else ''),
+               'sample_size': args.sample_size, 'nets': {}}
     with tempfile.TemporaryDirectory() as tmp:
         isolate = not args.no_isolate and len(args.nets) > 1
         sequence = None if isolate else write_sequence(Path(tmp), args.frames + 1)

@@ -21,6 +21,7 @@ per-channel symmetric int8 weights, uint8 activations calibrated with MinMax on 
 the synthetic training split); the result is `features_int8.onnx`.
 """
 import json
+import math
 import os
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -144,6 +145,9 @@ def session(path: Path, threads: Optional[int] = None):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.log_severity_level = 3
+    # ONNX Runtime's threads spin-wait after a run by default, taking the cores from the PyTorch
+    # refinement and filter updates that follow each frame's features.
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
 
 
@@ -180,6 +184,31 @@ def quantize_features(out_dir: Path, calibration: Sequence, per_channel: bool = 
                         'activations': 'uint8, MinMax'}
     atomic_write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=1))
     return target
+
+
+def calibration_patches(sequences: Sequence, sample_size: int, count: int, batch: int = 1,
+                        search_area_scale: float = 5.0, seed: int = 0) -> List:
+    """`count` (rgb, tir) patch batches for int8 calibration: frames drawn (seeded) from `sequences`
+    (pytracking Sequences with frames), cropped around their ground truth as the tracker crops
+    (search area `search_area_scale` times the target), resized to `sample_size`."""
+    from ltr.data.image_loader import imread_rgb
+    from pytracking.features.preprocessing import numpy_to_torch, sample_patch
+    rng = np.random.default_rng(seed)
+    size = torch.tensor([float(sample_size)] * 2)
+    patches = []
+    for _ in range(count * batch):
+        sequence = sequences[int(rng.integers(len(sequences)))]
+        index = int(rng.integers(len(sequence.frames)))
+        x, y, w, h = [float(v) for v in sequence.ground_truth_rect[index]]
+        if not np.isfinite([x, y, w, h]).all() or w <= 0 or h <= 0:
+            continue
+        pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
+        crop = math.sqrt(w * h) * search_area_scale
+        pair = [sample_patch(numpy_to_torch(imread_rgb(path)), pos, torch.tensor([crop, crop]), size)[0]
+                for path in sequence.frames[index]]
+        patches.append([p.numpy().astype(np.float32) for p in pair])
+    return [(np.concatenate([p[0] for p in patches[i:i + batch]]), np.concatenate([p[1] for p in patches[i:i + batch]]))
+            for i in range(0, len(patches) - batch + 1, batch)]
 
 
 class OrtFrameFeatures:

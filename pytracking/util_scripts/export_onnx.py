@@ -1,0 +1,90 @@
+"""Export a tracker's per-frame networks to ONNX (and optionally an int8 features graph).
+
+    python pytracking/util_scripts/export_onnx.py cmd_student --net PATH --out DIR
+        [--param default] [--sample-size S] [--int8 [--calibration DIR] [--calibration-batches 32]]
+        [--no-check]
+
+Writes DIR/features.onnx, DIR/iou_predictor.onnx and DIR/onnx.json (see
+pytracking/tracker/rgbt_dimp/onnx_backend.py), checks them with onnx.checker, and compares ONNX
+Runtime's outputs with PyTorch's on random patches (maximum absolute difference printed; the
+export fails above --tolerance). `--int8` also writes features_int8.onnx, statically quantised
+with patches of the synthetic training split (`--calibration`, default the synthetic benchmark of
+the tracking settings). Track with the graphs: `run_tracker.py ... --backend onnxruntime
+[--int8]`, or the tracker parameters `backend='onnxruntime', onnx_dir=DIR`.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from pytracking.evaluation.tracker import Tracker  # noqa: E402
+from pytracking.tracker.rgbt_dimp import onnx_backend as ob  # noqa: E402
+
+TOLERANCE = 1e-3      # absolute, on features of magnitude ~1-10 (float32 kernels differ in summation order)
+
+
+def parity(net, out_dir: Path, sample_size: int, int8: bool = False) -> dict:
+    """Max absolute difference between ONNX Runtime and PyTorch per output, on 2 random patch pairs
+    (and on the IoU predictor's inputs derived from them)."""
+    (rgb, tir), iou_inputs = ob.example_inputs(net.eval(), sample_size, batch=2, seed=1)
+    reference = ob.features_as_torch(net, rgb, tir)
+    outputs = ob.OrtFrameFeatures(out_dir, int8=int8)(rgb, tir)
+    report = {name: float((outputs[name] - ref).abs().max()) for name, ref in zip(ob.FEATURE_OUTPUTS, reference)}
+    session = ob.session(out_dir / ob.IOU_FILE)
+    ious = session.run(None, {name: value.numpy() for name, value in zip(ob.IOU_INPUTS, iou_inputs)})[0]
+    with torch.no_grad():
+        expected = ob.IoUPredictor(net.bb_regressor)(*iou_inputs).numpy()
+    report['iou'] = float(np.abs(ious - expected).max())
+    return report
+
+
+def calibration_sequences(root):
+    from pytracking.evaluation.environment import env_settings
+    from pytracking.evaluation.data import Sequence
+    from rgbt.benchmarks import Synthetic
+    root = root or env_settings().synthetic_path
+    benchmark = Synthetic(root, 'train')
+    return [Sequence.from_benchmark(s) for s in benchmark.sequences(require_frames=True)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('tracker_name', help='cmd_student or cmd_teacher (Student-Origin: cmd_student with its --net)')
+    parser.add_argument('--param', default='default', help='tracker parameter file')
+    parser.add_argument('--net', default=None, help='network file or training checkpoint folder')
+    parser.add_argument('--out', required=True, type=Path)
+    parser.add_argument('--sample-size', type=int, default=None,
+                        help="default: the parameters' image_sample_size, else the training crop size, else 288")
+    parser.add_argument('--int8', action='store_true', help='also write the statically quantised features_int8.onnx')
+    parser.add_argument('--calibration', default=None, help='synthetic benchmark root for the int8 calibration')
+    parser.add_argument('--calibration-batches', type=int, default=32)
+    parser.add_argument('--tolerance', type=float, default=TOLERANCE)
+    args = parser.parse_args(argv)
+    params = Tracker(args.tracker_name, args.param, net_path=args.net).get_parameters()
+    network_file = params.net.resolve()
+    net = params.net.load('cpu')
+    sample_size = args.sample_size or params.image_sample_size or params.net.training_crop_size() or 288
+    metadata = ob.export_onnx(net, args.out, sample_size, source=network_file,
+                              network_kind=type(net).__name__)
+    report = parity(net, args.out, sample_size)
+    print(f"exported {network_file} at {sample_size}x{sample_size} to {args.out}")
+    print("ONNX Runtime vs PyTorch, max |difference|: " + ', '.join(f"{k} {v:.2e}" for k, v in report.items()))
+    if max(report.values()) > args.tolerance:
+        raise SystemExit(f"export_onnx.py: ONNX Runtime differs from PyTorch by more than {args.tolerance}")
+    if args.int8:
+        calibration = ob.calibration_patches(calibration_sequences(args.calibration), sample_size,
+                                             args.calibration_batches)
+        target = ob.quantize_features(args.out, calibration)
+        int8 = parity(net, args.out, sample_size, int8=True)
+        print(f"int8 features: {target} ({len(calibration)} calibration patches); max |difference| to float32 "
+              f"PyTorch: " + ', '.join(f"{k} {v:.2e}" for k, v in int8.items() if k != 'iou'))
+    return metadata
+
+
+if __name__ == '__main__':
+    main()
