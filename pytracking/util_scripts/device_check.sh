@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared GPU check (about 5-8 minutes on one H100): the CUDA tests, then the speed benchmark
+# One prepared GPU check (about 5-8 minutes on one H100): the CUDA tests (TensorRT's included), then the speed benchmark
 # of teacher, student and Student-Origin (FPS, GFLOPs, memory, training iterations/s at the
 # paper's batch sizes) and the PrRoIPool benchmark. A failing test does not stop the benchmarks
 # (their figures are wanted either way); the script exits with the tests' status.
@@ -11,7 +11,8 @@ PY=${PY:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 OUT=${OUT:-.}
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.__version__, torch.cuda.get_device_name(0))" || exit 1
-"$PY" -m pytest -q -rA tests/test_prroi_pool.py tests/test_tracker.py -k "cuda" 2>&1 | tee "$OUT/cuda_tests.txt"
+"$PY" -m pip install -q tensorrt 2>/dev/null || echo "tensorrt not installable here: its test will skip"
+"$PY" -m pytest -q -rA tests/test_prroi_pool.py tests/test_tracker.py tests/test_onnx.py -k "cuda or tensorrt" 2>&1 | tee "$OUT/cuda_tests.txt"
 tests=${PIPESTATUS[0]}
 "$PY" pytracking/util_scripts/benchmark_speed.py --device cuda --frames 100 --repeats 3 --json "$OUT/speed_cuda.json"
 "$PY" ltr/util_scripts/benchmark_prroi_pool.py --device cuda

@@ -258,6 +258,59 @@ def open_frame_features(net: nn.Module, network_file: Path, sample_size: int, on
     return OrtFrameFeatures(folder, int8=int8)
 
 
+def build_tensorrt_engine(onnx_path: Path, engine_path: Path, fp16: bool = True, max_batch: int = 16) -> Path:
+    """A TensorRT engine (TensorRT 10 Python API) built from an exported graph, its batch axis
+    profiled 1..max_batch (the 13 first-frame samples fit), fp16 kernels allowed. CUDA only; written
+    and reviewed, not run on our CPU machines (docs/deployment.md)."""
+    import tensorrt as trt
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)              # explicit batch (TensorRT 10's only mode)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(Path(onnx_path).read_bytes()):
+        errors = '; '.join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT cannot parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    if fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    profile = builder.create_optimization_profile()
+    for index in range(network.num_inputs):
+        tensor = network.get_input(index)
+        rest = list(tensor.shape)[1:]
+        profile.set_shape(tensor.name, [1, *rest], [1, *rest], [max_batch, *rest])
+    config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError(f"TensorRT could not build an engine from {onnx_path}")
+    from ltr.admin.atomic import atomic_write
+    with atomic_write(engine_path, 'wb') as file:
+        file.write(bytes(serialized))
+    return Path(engine_path)
+
+
+def run_tensorrt_engine(engine_path: Path, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """One run of a TensorRT engine on CUDA tensors: inputs by name -> outputs by name (float32)."""
+    import tensorrt as trt
+    logger = trt.Logger(trt.Logger.WARNING)
+    engine = trt.Runtime(logger).deserialize_cuda_engine(Path(engine_path).read_bytes())
+    context = engine.create_execution_context()
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    buffers = {}
+    for name in names:
+        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+            buffers[name] = inputs[name].to('cuda', torch.float32).contiguous()
+            context.set_input_shape(name, tuple(buffers[name].shape))
+    for name in names:
+        if name not in buffers:
+            buffers[name] = torch.empty(tuple(context.get_tensor_shape(name)), device='cuda', dtype=torch.float32)
+    for name, tensor in buffers.items():
+        context.set_tensor_address(name, tensor.data_ptr())
+    if not context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+        raise RuntimeError(f"TensorRT engine {engine_path} failed to run")
+    torch.cuda.synchronize()
+    return {name: buffers[name] for name in names if name not in inputs}
+
+
 def features_as_torch(net: nn.Module, rgb: torch.Tensor, tir: torch.Tensor) -> List[torch.Tensor]:
     """The PyTorch reference for features.onnx's outputs (folded copy, float32)."""
     with torch.no_grad():

@@ -1,0 +1,147 @@
+"""ONNX export of the per-frame networks, the ONNX Runtime tracking backend, int8, TensorRT (CUDA only)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ltr.admin.loading import file_sha256, save_network
+from pytracking import run_tracker
+from pytracking.evaluation.data import Sequence
+from pytracking.evaluation.datasets import get_dataset
+from pytracking.evaluation.tracker import Tracker
+from pytracking.tracker.rgbt_dimp import onnx_backend as ob
+from pytracking.util_scripts import export_onnx
+from rgbt.benchmarks import Synthetic
+from rgbt.nets import cmd_student
+from rgbt.synthetic import SequenceSpec, generate_benchmark
+
+from conftest import SHARED
+
+pytest.importorskip('onnxruntime')
+SAMPLE = 128
+BOX_TOLERANCE = 1e-2        # pixels: float32 kernels of PyTorch and ONNX Runtime sum in other orders
+
+
+@pytest.fixture(scope='module')
+def network_file(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('net') / 'cmd_student.pth.tar'
+    save_network(cmd_student(backbone_pretrained=False), path, settings={'output_sz': SAMPLE})
+    return path
+
+
+@pytest.fixture(scope='module')
+def synthetic_root(tmp_path_factory):
+    return generate_benchmark(tmp_path_factory.mktemp('syn'), 'rgbt234', {'train': 2, 'test': 2},
+                              SequenceSpec(num_frames=12, width=160, height=128), seed=3, progress=False)
+
+
+@pytest.fixture(scope='module')
+def exported(network_file, synthetic_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp('onnx')
+    export_onnx.main(['cmd_student', '--net', str(network_file), '--out', str(out), '--int8',
+                      '--calibration', str(synthetic_root), '--calibration-batches', '8'])
+    return out
+
+
+def test_export_writes_checked_graphs_that_onnx_runtime_runs_like_pytorch(exported, network_file):
+    import onnx
+    for name in (ob.FEATURES_FILE, ob.IOU_FILE, ob.FEATURES_INT8_FILE):
+        onnx.checker.check_model(str(exported / name))
+    metadata = json.loads((exported / ob.METADATA_FILE).read_text())
+    assert metadata['sample_size'] == SAMPLE and metadata['features']['outputs'] == list(ob.FEATURE_OUTPUTS)
+    assert metadata['iou_predictor']['inputs'] == list(ob.IOU_INPUTS)
+    assert metadata['source']['sha256'] == file_sha256(network_file) and metadata['int8']['file'] == ob.FEATURES_INT8_FILE
+    assert metadata['normalisation']['inside_graph'] and metadata['normalisation']['mean'] == [0.485, 0.456, 0.406]
+    net = Tracker('cmd_student', 'default', net_path=str(network_file)).get_parameters().net.load('cpu')
+    differences = export_onnx.parity(net, exported, SAMPLE)
+    assert set(differences) == set(ob.FEATURE_OUTPUTS) | {'iou'}
+    assert max(differences.values()) < 1e-4, differences
+    # The graph's batch axis is dynamic: the 13 first-frame samples go through in one call.
+    rgb = torch.rand(13, 3, SAMPLE, SAMPLE) * 255
+    assert ob.OrtFrameFeatures(exported)(rgb, rgb)['classification'].shape[0] == 13
+
+
+def test_int8_graph_is_quantised_per_channel_and_stays_close_on_calibration_like_patches(exported, network_file,
+                                                                                         synthetic_root):
+    import onnx
+    model = onnx.load(str(exported / ob.FEATURES_INT8_FILE))
+    ops = {node.op_type for node in model.graph.node}
+    assert {'QuantizeLinear', 'DequantizeLinear'} <= ops
+    int8_weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(int8_weights) >= 20                                        # the backbone's convolutions
+    per_channel = [t for t in model.graph.initializer if t.name.endswith('_scale') and len(t.dims) == 1 and t.dims[0] > 1]
+    assert per_channel, 'weights are quantised per channel'
+    assert (exported / ob.FEATURES_INT8_FILE).stat().st_size < 0.5 * (exported / ob.FEATURES_FILE).stat().st_size
+    sequences = [Sequence.from_benchmark(s) for s in Synthetic(synthetic_root, 'test').sequences(require_frames=True)]
+    errors = export_onnx.int8_relative_errors(exported, ob.calibration_patches(sequences, SAMPLE, 1, batch=4, seed=5)[0])
+    assert set(errors) == set(ob.FEATURE_OUTPUTS)
+    for name, relative in errors.items():
+        assert 0 < relative < 0.25, (name, relative)
+
+
+def track_both(network_file, sequence, **backend):
+    boxes = {}
+    for name, overrides in (('torch', {}), ('onnxruntime', dict(backend='onnxruntime', **backend))):
+        tracker = Tracker('cmd_student', 'default', net_path=str(network_file), param_overrides=overrides)
+        boxes[name] = np.array(tracker.run_sequence(sequence)['target_bbox'])
+    return boxes
+
+
+def test_onnx_runtime_backend_tracks_the_synthetic_split_like_pytorch(exported, network_file, synthetic_root):
+    for sequence in get_dataset('synthetic', root=synthetic_root, require_frames=True):
+        boxes = track_both(network_file, sequence, onnx_dir=str(exported))
+        assert boxes['torch'].shape == (len(sequence), 4)
+        np.testing.assert_allclose(boxes['onnxruntime'], boxes['torch'], atol=BOX_TOLERANCE, rtol=0)
+
+
+@pytest.mark.skipif(not (SHARED / 'data' / 'vtuav_bus1').is_dir(), reason='../shared/data/vtuav_bus1 not present')
+def test_onnx_runtime_backend_tracks_the_real_vtuav_sequence_like_pytorch(network_file, tmp_path, monkeypatch):
+    monkeypatch.setenv('RGBT_NETWORK_PATH', str(tmp_path))            # the default export folder
+    root = tmp_path / 'VTUAV'
+    (root / 'test_ST').mkdir(parents=True)
+    (root / 'test_ST' / 'bus1').symlink_to((SHARED / 'data' / 'vtuav_bus1').resolve())
+    sequence = get_dataset('vtuav', root=root, require_frames=True)[0]
+    boxes = track_both(network_file, sequence)
+    assert len(list((tmp_path / 'onnx').glob('*/features.onnx'))) == 1      # exported on first use
+    np.testing.assert_allclose(boxes['onnxruntime'], boxes['torch'], atol=BOX_TOLERANCE, rtol=0)
+
+
+def test_graphs_of_another_network_or_size_are_refused(exported, tmp_path):
+    torch.manual_seed(1)
+    other = tmp_path / 'other.pth.tar'
+    save_network(cmd_student(backbone_pretrained=False), other, settings={'output_sz': SAMPLE})
+    net = torch.nn.Module()
+    with pytest.raises(ValueError, match='holds graphs of another network'):
+        ob.open_frame_features(net, other, SAMPLE, str(exported))
+    with pytest.raises(ValueError, match='exported at 128 pixels, the tracker samples 160'):
+        ob.open_frame_features(net, other, 160, str(exported))
+    with pytest.raises(FileNotFoundError, match='export with --int8'):
+        empty = tmp_path / 'plain'
+        empty.mkdir()
+        (empty / ob.METADATA_FILE).write_text(json.dumps({'sample_size': SAMPLE, 'int8': None}))
+        ob.OrtFrameFeatures(empty, int8=True)
+
+
+def test_cli_backend_options_and_their_results_folder():
+    with pytest.raises(SystemExit, match='--int8 needs --backend onnxruntime'):
+        run_tracker.backend_overrides(run_tracker.parse_args(['cmd_student', 'synthetic', '--int8']))
+    args = run_tracker.parse_args(['cmd_student', 'synthetic', '--backend', 'onnxruntime', '--int8'])
+    tracker = Tracker('cmd_student', 'synthetic', param_overrides=run_tracker.backend_overrides(args))
+    assert tracker.results_dir.name == 'synthetic_onnxruntime_int8'
+    assert Tracker('cmd_student', 'synthetic').results_dir.name == 'synthetic'
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='TensorRT needs a CUDA GPU')
+def test_tensorrt_engine_from_the_exported_graph(exported, tmp_path):
+    pytest.importorskip('tensorrt')
+    engine = ob.build_tensorrt_engine(exported / ob.FEATURES_FILE, tmp_path / 'features.engine', fp16=True)
+    assert engine.stat().st_size > 1000
+    rgb = torch.rand(1, 3, SAMPLE, SAMPLE) * 255
+    outputs = ob.run_tensorrt_engine(engine, {'rgb': rgb, 'tir': rgb})
+    reference = ob.OrtFrameFeatures(exported)(rgb, rgb)
+    for name in ob.FEATURE_OUTPUTS:        # fp16: relative error of a few 1e-3
+        relative = float((outputs[name].cpu().float() - reference[name]).norm() / reference[name].norm())
+        assert relative < 0.05, (name, relative)
