@@ -12,7 +12,6 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
@@ -22,7 +21,7 @@ import numpy as np  # noqa: E402
 from ltr.admin.atomic import atomic_savetxt  # noqa: E402
 from ltr.data.image_loader import ImageReadError, imread_rgb  # noqa: E402
 from pytracking.evaluation.running import set_num_threads  # noqa: E402
-from pytracking.evaluation.tracker import Tracker  # noqa: E402
+from pytracking.evaluation.tracker import Tracker, track_frames  # noqa: E402
 from pytracking.run_tracker import add_backend_arguments, backend_overrides  # noqa: E402
 from pytracking.utils.missing_modality import ModalityGuard  # noqa: E402
 from pytracking.utils.video_io import (CameraPairSource, FolderPairSource, StreamEnded, VideoPairSource,  # noqa: E402
@@ -112,27 +111,23 @@ def main(argv=None) -> int:
     sink = VideoSink(args.save_video, source.fps)
     boxes, times, stop_reason, failed = [], [], None, False
     tracker_obj = tracker.create_tracker(params)
+    frames = (guard.read(index, *pair) for index, pair in enumerate(source))
+    first_box = lambda image: {'init_bbox': initial_box(parser, args, image[0], window).tolist()}  # noqa: E731
+    name = str(args.rgb or args.rgb_camera)
     try:
-        for index, pair in enumerate(source):
-            rgb, tir = guard.read(index, *pair)
-            start = time.perf_counter()
-            if index == 0:
-                box = initial_box(parser, args, rgb, window)
-                tracker_obj.initialize((rgb, tir), {'init_bbox': box.tolist()})
-            else:
-                box = np.asarray(tracker_obj.track((rgb, tir))['target_bbox'])
-            times.append(time.perf_counter() - start)
-            boxes.append(np.asarray(box, dtype=np.float64))
+        for step in track_frames(tracker_obj, frames, first_box, name):
+            times.append(step.seconds)
+            boxes.append(step.box)
             fps = (len(times) - 1) / max(sum(times[1:]), 1e-9) if len(times) > 1 else 0.0
             if args.save_video or window:
-                frame = annotated_frame(rgb, tir, box, index, fps)
+                frame = annotated_frame(*step.image, step.box, step.index, fps)
                 sink.write(frame)
                 if window and show(frame):
                     stop_reason = 'stopped from the window'
                     break
     except StreamEnded as err:
         stop_reason = str(err)
-    except (ImageReadError, FileNotFoundError) as err:      # under --missing-modality fail
+    except (ImageReadError, FileNotFoundError, FloatingPointError) as err:   # --missing-modality fail, a lost track
         stop_reason, failed = f"stopped: {err}", True
     except KeyboardInterrupt:
         stop_reason = 'interrupted'

@@ -1,6 +1,5 @@
 """ONNX export of the per-frame networks, the ONNX Runtime tracking backend, int8, TensorRT (CUDA only)."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -5,7 +5,8 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -42,6 +43,35 @@ def load_parameters(name: str, parameter_name: str):
         available = sorted(p.stem for p in folder.glob('*.py') if p.stem != '__init__') if folder.is_dir() else []
         raise ValueError(f"no parameter file {parameter_name!r} for tracker {name!r} (available: {available})") from err
     return module.parameters()
+
+
+@dataclass
+class TrackedFrame:
+    """One step of `track_frames`: the frame pair, the tracker's output, its box and its time."""
+    index: int
+    image: tuple
+    output: dict
+    box: np.ndarray
+    seconds: float
+
+
+def track_frames(tracker, frames: Iterable, init_info: Callable[[tuple], dict], name: str) -> Iterator[TrackedFrame]:
+    """The frame loop of every tracking command (benchmark sequences, videos, cameras): initialises
+    `tracker` on the first pair with the info `init_info(first_pair)` gives ('init_bbox'), tracks the
+    others, times each call, and stops with an error naming `name` and the frame at a non-finite box."""
+    for index, image in enumerate(frames):
+        start = time.perf_counter()
+        if index == 0:
+            info = init_info(image)
+            tracker.initialize(image, info)
+            output = {'target_bbox': info['init_bbox'], 'flag': 'init'}
+        else:
+            output = tracker.track(image)
+        seconds = time.perf_counter() - start
+        box = np.asarray(output['target_bbox'], dtype=np.float64)
+        if not np.all(np.isfinite(box)):
+            raise FloatingPointError(f"{name}, frame {index}: non-finite box {box.tolist()}")
+        yield TrackedFrame(index, image, output, box, seconds)
 
 
 class Tracker:
@@ -128,25 +158,20 @@ class Tracker:
                     frame.record_stream(stream)
             return frames
 
+        def prefetched():
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(read, 0)
+                for index in range(len(sequence.frames)):
+                    image = wait_for(*pending.result())
+                    if index + 1 < len(sequence.frames):
+                        pending = pool.submit(read, index + 1)
+                    yield image
+
         boxes, times, flags = [], [], []
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(read, 0)
-            for index in range(len(sequence.frames)):
-                image = wait_for(*pending.result())
-                if index + 1 < len(sequence.frames):
-                    pending = pool.submit(read, index + 1)
-                start = time.perf_counter()
-                if index == 0:
-                    tracker.initialize(image, sequence.init_info())
-                    output = {'target_bbox': sequence.init_info()['init_bbox'], 'flag': 'init'}
-                else:
-                    output = tracker.track(image)
-                times.append(time.perf_counter() - start)
-                box = np.asarray(output['target_bbox'], dtype=np.float64)
-                if not np.all(np.isfinite(box)):
-                    raise FloatingPointError(f"{sequence.name}, frame {index}: non-finite box {box.tolist()}")
-                boxes.append(box.tolist())
-                flags.append(output.get('flag'))
-                if visualizer is not None:
-                    visualizer(sequence, index, image, output)
+        for step in track_frames(tracker, prefetched(), lambda image: sequence.init_info(), sequence.name):
+            boxes.append(step.box.tolist())
+            times.append(step.seconds)
+            flags.append(step.output.get('flag'))
+            if visualizer is not None:
+                visualizer(sequence, step.index, step.image, step.output)
         return {'target_bbox': boxes, 'time': times, 'flags': flags, 'missing': guard.records}
