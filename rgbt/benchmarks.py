@@ -7,6 +7,7 @@ Boxes are returned as float64 [x, y, w, h] arrays in pixels, exactly as in the f
 files are converted with w = x2 - x1, no +1, as the GTOT toolkit does). Annotations are read even
 when the images are absent, so evaluation needs only the annotation files.
 """
+import functools
 import json
 import os
 import re
@@ -169,9 +170,16 @@ def _natural_key(name: str):
 
 
 def list_frames(folder: Path) -> List[str]:
-    """Image files of a folder in natural numeric order (LasHeR's names are irregular)."""
+    """Image files of a folder in natural numeric order (LasHeR's names are irregular). The last few
+    listings are kept while the folder is unchanged (same modification time): a reader that counts
+    a sequence's frames and then pairs them (VTUAV) lists the folder once."""
+    return list(_listed_frames(str(folder), os.stat(folder).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _listed_frames(folder: str, modified_ns: int) -> Tuple[str, ...]:
     names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
-    return [str(folder / n) for n in sorted(names, key=_natural_key)]
+    return tuple(os.path.join(folder, n) for n in sorted(names, key=_natural_key))
 
 
 def _paired_frames(seq_dir: Path, rgb_sub: str, tir_sub: str, num_boxes: int, gt_file: Path,
