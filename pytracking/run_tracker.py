@@ -39,21 +39,23 @@ def parse_args(argv=None):
 
 
 def add_backend_arguments(parser) -> None:
-    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'),
-                        help="onnxruntime: the per-frame features through the exported ONNX graph on the CPU "
-                             "(exported on first use); results go to <param>_onnxruntime")
-    parser.add_argument('--int8', action='store_true', help='with --backend onnxruntime: the int8 features graph '
+    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime', 'openvino'),
+                        help="onnxruntime/openvino: the per-frame features through the exported ONNX graph on the "
+                             "CPU (exported on first use); results go to <param>_<backend>")
+    parser.add_argument('--int8', action='store_true', help='with an exported-graph backend: the int8 features graph '
                         '(export it first: pytracking/util_scripts/export_onnx.py --int8)')
+    parser.add_argument('--bf16', action='store_true', help='bfloat16 features (amp_dtype; fast on CPUs with AMX)')
     parser.add_argument('--onnx-dir', default=None, help='folder of the exported graphs (export_onnx.py --out)')
 
 
 def backend_overrides(args) -> dict:
-    """Tracker parameters of --backend/--int8/--onnx-dir (none for the default PyTorch backend)."""
-    if args.int8 and args.backend != 'onnxruntime':
-        raise SystemExit('--int8 needs --backend onnxruntime')
+    """Tracker parameters of --backend/--int8/--bf16/--onnx-dir (none for the default PyTorch float32)."""
+    if args.int8 and args.backend == 'torch':
+        raise SystemExit('--int8 needs --backend onnxruntime or openvino')
+    overrides = {'amp_dtype': 'bfloat16'} if args.bf16 else {}
     if args.backend == 'torch':
-        return {}
-    return {'backend': args.backend, 'onnx_int8': args.int8, 'onnx_dir': args.onnx_dir}
+        return overrides
+    return dict(overrides, backend=args.backend, onnx_int8=args.int8, onnx_dir=args.onnx_dir)
 
 
 def select_sequence(dataset, sequence: str, dataset_name: str) -> list:

@@ -81,12 +81,24 @@ def test_int8_graph_is_quantised_per_channel_and_stays_close_on_calibration_like
         assert 0 < relative < 0.25, (name, relative)
 
 
-def track_both(network_file, sequence, **backend):
-    boxes = {}
-    for name, overrides in (('torch', {}), ('onnxruntime', dict(backend='onnxruntime', **backend))):
-        tracker = Tracker('cmd_student', 'default', net_path=str(network_file), param_overrides=overrides)
-        boxes[name] = np.array(tracker.run_sequence(sequence)['target_bbox'])
+_TORCH_BOXES = {}
+
+
+def tracked_boxes(network_file, sequence, **overrides) -> np.ndarray:
+    """The boxes of a run (PyTorch runs kept: several tests compare against the same one)."""
+    key = (str(network_file), sequence.name, len(sequence.frames))
+    if not overrides and key in _TORCH_BOXES:
+        return _TORCH_BOXES[key]
+    tracker = Tracker('cmd_student', 'default', net_path=str(network_file), param_overrides=overrides)
+    boxes = np.array(tracker.run_sequence(sequence)['target_bbox'])
+    if not overrides:
+        _TORCH_BOXES[key] = boxes
     return boxes
+
+
+def track_both(network_file, sequence, **backend):
+    return {'torch': tracked_boxes(network_file, sequence),
+            'onnxruntime': tracked_boxes(network_file, sequence, backend='onnxruntime', **backend)}
 
 
 def test_onnx_runtime_backend_tracks_the_synthetic_split_like_pytorch(exported, network_file, synthetic_root):
@@ -96,13 +108,26 @@ def test_onnx_runtime_backend_tracks_the_synthetic_split_like_pytorch(exported, 
         np.testing.assert_allclose(boxes['onnxruntime'], boxes['torch'], atol=BOX_TOLERANCE, rtol=0)
 
 
+def test_openvino_runs_the_same_graph_like_pytorch_in_float32(exported, network_file, synthetic_root):
+    pytest.importorskip('openvino')
+    rgb = torch.rand(2, 3, SAMPLE, SAMPLE) * 255
+    reference = ob.OrtFrameFeatures(exported)(rgb, rgb)
+    outputs = ob.OpenVinoFrameFeatures(exported)(rgb, rgb)          # f32 asked for explicitly
+    for name in ob.FEATURE_OUTPUTS:
+        torch.testing.assert_close(outputs[name], reference[name], atol=1e-4, rtol=1e-4)
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    openvino = tracked_boxes(network_file, sequence, backend='openvino', onnx_dir=str(exported))
+    np.testing.assert_allclose(openvino, tracked_boxes(network_file, sequence), atol=BOX_TOLERANCE, rtol=0)
+
+
 @pytest.mark.skipif(not (SHARED / 'data' / 'vtuav_bus1').is_dir(), reason='../shared/data/vtuav_bus1 not present')
 def test_onnx_runtime_backend_tracks_the_real_vtuav_sequence_like_pytorch(network_file, tmp_path, monkeypatch):
     monkeypatch.setenv('RGBT_NETWORK_PATH', str(tmp_path))            # the default export folder
     root = tmp_path / 'VTUAV'
     (root / 'test_ST').mkdir(parents=True)
     (root / 'test_ST' / 'bus1').symlink_to((SHARED / 'data' / 'vtuav_bus1').resolve())
-    sequence = get_dataset('vtuav', root=root, require_frames=True)[0]
+    full = get_dataset('vtuav', root=root, require_frames=True)[0]
+    sequence = Sequence(full.name, full.frames[:15], "vtuav", full.ground_truth_rect[:15])    # 15 real frames
     boxes = track_both(network_file, sequence)
     assert len(list((tmp_path / 'onnx').glob('*/features.onnx'))) == 1      # exported on first use
     np.testing.assert_allclose(boxes['onnxruntime'], boxes['torch'], atol=BOX_TOLERANCE, rtol=0)
@@ -125,12 +150,16 @@ def test_graphs_of_another_network_or_size_are_refused(exported, tmp_path):
 
 
 def test_cli_backend_options_and_their_results_folder():
-    with pytest.raises(SystemExit, match='--int8 needs --backend onnxruntime'):
+    with pytest.raises(SystemExit, match='--int8 needs --backend onnxruntime or openvino'):
         run_tracker.backend_overrides(run_tracker.parse_args(['cmd_student', 'synthetic', '--int8']))
     args = run_tracker.parse_args(['cmd_student', 'synthetic', '--backend', 'onnxruntime', '--int8'])
     tracker = Tracker('cmd_student', 'synthetic', param_overrides=run_tracker.backend_overrides(args))
     assert tracker.results_dir.name == 'synthetic_onnxruntime_int8'
     assert Tracker('cmd_student', 'synthetic').results_dir.name == 'synthetic'
+    args = run_tracker.parse_args(['cmd_student', 'synthetic', '--backend', 'openvino', '--bf16'])
+    overrides = run_tracker.backend_overrides(args)
+    assert overrides['amp_dtype'] == 'bfloat16' and overrides['backend'] == 'openvino'
+    assert Tracker('cmd_student', 'synthetic', param_overrides=overrides).results_dir.name == 'synthetic_openvino_bf16'
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='TensorRT needs a CUDA GPU')

@@ -45,6 +45,17 @@ def load_parameters(name: str, parameter_name: str):
     return module.parameters()
 
 
+def backend_suffix(overrides: dict) -> str:
+    """The results folder suffix of a backend and precision: '' (PyTorch, float32), '_bf16',
+    '_onnxruntime', '_openvino_int8', ..."""
+    suffix = '' if overrides.get('backend', 'torch') == 'torch' else f"_{overrides['backend']}"
+    if overrides.get('onnx_int8'):
+        suffix += '_int8'
+    if overrides.get('amp_dtype'):
+        suffix += '_' + {'bfloat16': 'bf16', 'float16': 'fp16'}.get(overrides['amp_dtype'], overrides['amp_dtype'])
+    return suffix
+
+
 @dataclass
 class TrackedFrame:
     """One step of `track_frames`: the frame pair, the tracker's output, its box and its time."""
@@ -96,9 +107,7 @@ class Tracker:
         folder = tracker_results_dir(name, parameter_name, run_id)
         if simulate_missing is not None:          # its own results: never mixed with the full-modality run
             folder = folder.with_name(folder.name + f"_missing_{simulate_missing[0]}{simulate_missing[1]:g}")
-        backend = self.param_overrides.get('backend', 'torch')
-        if backend != 'torch':                    # likewise another backend's (and int8's) boxes
-            folder = folder.with_name(folder.name + f"_{backend}" + ('_int8' if self.param_overrides.get('onnx_int8') else ''))
+        folder = folder.with_name(folder.name + backend_suffix(self.param_overrides))   # likewise another backend's
         self.results_dir = Path(results_dir) if results_dir else folder
         self.tracker_class = importlib.import_module(f"pytracking.tracker.{name}").get_tracker_class()
 

@@ -4,10 +4,11 @@ updates), initialisation time, peak memory, and training iterations per second.
 
     python pytracking/util_scripts/benchmark_speed.py --nets cmd_teacher cmd_student cmd_student_origin \
         --device cpu --frames 30 --repeats 3 --json speed.json [--checkpoint cmd_student=PATH]
-        [--backend torch|onnxruntime] [--int8] [--sample-size 288]
+        [--backend torch|onnxruntime|openvino] [--int8] [--bf16] [--sample-size 288]
 
-`--backend onnxruntime` tracks with the exported features graph (CPU; `--int8`: its static int8
-version, calibrated on the benchmark's own frames); GFLOPs are counted on the PyTorch path.
+`--backend onnxruntime|openvino` tracks with the exported features graph (CPU; `--int8`: its static
+int8 version, calibrated on the benchmark's own frames); `--bf16` runs the features in bfloat16
+(`amp_dtype`, any backend; OpenVINO's precision hint); GFLOPs are counted on the PyTorch path.
 
 Random weights unless a checkpoint is given; with random weights the not-found threshold is
 disabled, so that every frame pays for refinement and updates. A synthetic sequence of 640x480 JPEG
@@ -182,9 +183,9 @@ def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: s
 
 
 def prepare_backend(tracker: Tracker, sequence: Sequence, onnx_dir: Path, args) -> dict:
-    """Tracker parameters of the measured backend; for ONNX Runtime the graphs are exported (and
+    """Tracker parameters of the measured backend; for ONNX Runtime / OpenVINO the graphs are exported (and
     quantised with 16 patches of the sequence's frames for --int8) before timing."""
-    overrides = {'image_sample_size': args.sample_size}
+    overrides = {'image_sample_size': args.sample_size, 'amp_dtype': 'bfloat16' if args.bf16 else None}
     if args.backend == 'torch':
         return overrides
     from pytracking.tracker.rgbt_dimp import onnx_backend as ob
@@ -192,7 +193,7 @@ def prepare_backend(tracker: Tracker, sequence: Sequence, onnx_dir: Path, args) 
     ob.export_onnx(network.load('cpu'), onnx_dir, args.sample_size, source=network.resolve())
     if args.int8:
         ob.quantize_features(onnx_dir, ob.calibration_patches([sequence], args.sample_size, 16))
-    return dict(overrides, backend='onnxruntime', onnx_dir=str(onnx_dir), onnx_int8=args.int8)
+    return dict(overrides, backend=args.backend, onnx_dir=str(onnx_dir), onnx_int8=args.int8)
 
 
 def measure_in_subprocess(name: str, args, folder: Path) -> dict:
@@ -201,7 +202,8 @@ def measure_in_subprocess(name: str, args, folder: Path) -> dict:
     command = [sys.executable, os.path.abspath(__file__), '--nets', name, '--device', args.device,
                '--frames', str(args.frames), '--repeats', str(args.repeats), '--json', str(out), '--no-isolate']
     command += [f"--checkpoint={c}" for c in args.checkpoint] + (['--no-train'] if args.no_train else [])
-    command += ['--backend', args.backend, '--sample-size', str(args.sample_size)] + (['--int8'] if args.int8 else [])
+    command += ['--backend', args.backend, '--sample-size', str(args.sample_size)]
+    command += (['--int8'] if args.int8 else []) + (['--bf16'] if args.bf16 else [])
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())['nets'][name]
 
@@ -232,17 +234,18 @@ def main():
     parser.add_argument('--no-isolate', action='store_true',
                         help='measure all nets in this process (host peak memory is then cumulative)')
     parser.add_argument('--json', default=None)
-    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime'))
-    parser.add_argument('--int8', action='store_true', help='with --backend onnxruntime: the int8 features graph')
+    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime', 'openvino'))
+    parser.add_argument('--int8', action='store_true', help='with --backend onnxruntime/openvino: the int8 features graph')
+    parser.add_argument('--bf16', action='store_true', help='bfloat16 features (amp_dtype)')
     parser.add_argument('--sample-size', type=int, default=288, help='tracker crop size (the paper: 288)')
     args = parser.parse_args()
-    if args.int8 and args.backend != 'onnxruntime':
-        parser.error('--int8 needs --backend onnxruntime')
+    if args.int8 and args.backend == 'torch':
+        parser.error('--int8 needs --backend onnxruntime or openvino')
     checkpoints = dict(c.split('=', 1) for c in args.checkpoint)
     device_name = torch.cuda.get_device_name(0) if args.device.startswith('cuda') else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
     results = {'device': device_name, 'device_type': torch.device(args.device).type, 'torch': torch.__version__,
-               'date': time.strftime('%Y-%m-%d'), 'backend': args.backend + (' int8' if args.int8 else ''),
+               'date': time.strftime('%Y-%m-%d'), 'backend': args.backend + (' int8' if args.int8 else '') + (' bf16' if args.bf16 else ''),
                'sample_size': args.sample_size, 'nets': {}}
     with tempfile.TemporaryDirectory() as tmp:
         isolate = not args.no_isolate and len(args.nets) > 1

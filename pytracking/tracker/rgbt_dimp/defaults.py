@@ -13,7 +13,7 @@ DEFAULTS = dict(
     amp_dtype=None,                    # None, 'bfloat16' or 'float16': autocast of the feature extraction
     cudnn_benchmark=True,
     compile_backbone=False,            # torch.compile the backbone (CUDA graphs via mode='reduce-overhead' on GPU)
-    backend='torch',                   # 'torch', or 'onnxruntime': features.onnx per frame, on the CPU (onnx_backend.py)
+    backend='torch',                   # 'torch', 'onnxruntime' or 'openvino': features.onnx per frame, CPU (onnx_backend.py)
     onnx_dir=None,                     # the exported graphs; None: exported on first use under <network_path>/onnx/
     onnx_int8=False,                   # the int8 features graph (export_onnx.py --int8 writes it)
     default_dataset='synthetic',

@@ -10,7 +10,8 @@ Two graphs at the tracker's sample size S (batch dimension dynamic):
 `onnx.json` beside them records the sample size, the normalisation, input and output names, the
 opset and the source checkpoint (path and SHA-256).
 
-The ONNX Runtime backend (tracker parameter `backend='onnxruntime'`) runs `features.onnx` (or its
+The ONNX Runtime backend (tracker parameter `backend='onnxruntime'`, or `'openvino'` for OpenVINO's
+CPU runtime on the same graphs, in bfloat16 with `amp_dtype='bfloat16'`) runs `features.onnx` (or its
 int8 version) for every frame and every initial sample; the filter optimisation and the IoU-Net
 refinement stay in PyTorch on the CPU: the refinement is gradient ascent on the boxes, which needs
 the IoU predictor's gradient, and ONNX Runtime's inference sessions do not differentiate. The IoU
@@ -211,17 +212,21 @@ def calibration_patches(sequences: Sequence, sample_size: int, count: int, batch
             for i in range(0, len(patches) - batch + 1, batch)]
 
 
-class OrtFrameFeatures:
-    """`features.onnx` (or its int8 version) run by ONNX Runtime, returning what the PyTorch path's
-    RGBTDiMP.extract_features returns, plus the IoU features."""
+class ExportedFrameFeatures:
+    """`features.onnx` (or its int8 version) run outside PyTorch, returning what the PyTorch path's
+    RGBTDiMP.extract_features returns, plus the IoU features. Subclasses run the graph."""
+    runtime = ''
 
-    def __init__(self, out_dir: Path, int8: bool = False, threads: Optional[int] = None):
+    def __init__(self, out_dir: Path, int8: bool = False):
         self.metadata = read_metadata(out_dir)
         if int8 and not self.metadata.get('int8'):
             raise FileNotFoundError(f"{Path(out_dir) / FEATURES_INT8_FILE} not found: export with --int8 "
                                     f"(static quantisation needs calibration frames)")
         self.sample_size = int(self.metadata['sample_size'])
-        self.session = session(Path(out_dir) / (FEATURES_INT8_FILE if int8 else FEATURES_FILE), threads)
+        self.graph = Path(out_dir) / (FEATURES_INT8_FILE if int8 else FEATURES_FILE)
+
+    def run(self, feeds: Dict[str, np.ndarray]) -> List[np.ndarray]:
+        raise NotImplementedError
 
     def __call__(self, rgb: torch.Tensor, tir: torch.Tensor) -> Dict[str, torch.Tensor]:
         """(N, 3, S, S) patches in 0..255 -> dict of float32 CPU tensors."""
@@ -229,8 +234,45 @@ class OrtFrameFeatures:
             raise ValueError(f"the ONNX graphs were exported at {self.sample_size}x{self.sample_size}; the tracker "
                              f"samples {tuple(rgb.shape[-2:])} (set image_sample_size or export again)")
         feeds = {'rgb': rgb.detach().float().cpu().numpy(), 'tir': tir.detach().float().cpu().numpy()}
-        outputs = self.session.run(list(FEATURE_OUTPUTS), feeds)
-        return {name: torch.from_numpy(np.ascontiguousarray(out)) for name, out in zip(FEATURE_OUTPUTS, outputs)}
+        outputs = self.run(feeds)
+        return {name: torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+                for name, out in zip(FEATURE_OUTPUTS, outputs)}
+
+
+class OrtFrameFeatures(ExportedFrameFeatures):
+    """The features graph in an ONNX Runtime CPU session."""
+    runtime = 'onnxruntime'
+
+    def __init__(self, out_dir: Path, int8: bool = False, threads: Optional[int] = None):
+        super().__init__(out_dir, int8)
+        self.session = session(self.graph, threads)
+
+    def run(self, feeds):
+        return self.session.run(list(FEATURE_OUTPUTS), feeds)
+
+
+class OpenVinoFrameFeatures(ExportedFrameFeatures):
+    """The features graph compiled by OpenVINO for the CPU (latency hint). `bf16` lets OpenVINO run
+    in bfloat16 (AMX / AVX512-BF16 CPUs; on others it stays in float32); OpenVINO's own default on
+    such CPUs is bf16, so float32 is asked for explicitly otherwise."""
+    runtime = 'openvino'
+
+    def __init__(self, out_dir: Path, int8: bool = False, bf16: bool = False, threads: Optional[int] = None):
+        super().__init__(out_dir, int8)
+        try:
+            import openvino
+        except ImportError:
+            raise ImportError("backend 'openvino' needs the openvino package: pip install openvino") from None
+        config = {'INFERENCE_NUM_THREADS': threads or torch.get_num_threads(), 'PERFORMANCE_HINT': 'LATENCY',
+                  'INFERENCE_PRECISION_HINT': 'bf16' if bf16 else 'f32'}
+        self.request = openvino.Core().compile_model(str(self.graph), 'CPU', config).create_infer_request()
+
+    def run(self, feeds):
+        results = self.request.infer(feeds)
+        return [results[name] for name in FEATURE_OUTPUTS]
+
+
+RUNTIMES = {'onnxruntime': OrtFrameFeatures, 'openvino': OpenVinoFrameFeatures}
 
 
 def default_export_dir(network_file: Path, sample_size: int) -> Path:
@@ -240,10 +282,11 @@ def default_export_dir(network_file: Path, sample_size: int) -> Path:
 
 
 def open_frame_features(net: nn.Module, network_file: Path, sample_size: int, onnx_dir: Optional[str] = None,
-                        int8: bool = False) -> OrtFrameFeatures:
-    """The ONNX Runtime feature path for the tracker: the graphs in `onnx_dir` (default: a folder per
-    network file and sample size), checked against the network file and the sample size; exported
-    there first when the folder has none (the int8 graph needs export_onnx.py --int8)."""
+                        int8: bool = False, runtime: str = 'onnxruntime', bf16: bool = False) -> ExportedFrameFeatures:
+    """The exported feature path for the tracker, run by `runtime` ('onnxruntime' or 'openvino';
+    `bf16` for OpenVINO): the graphs in `onnx_dir` (default: a folder per network file and sample
+    size), checked against the network file and the sample size; exported there first when the
+    folder has none (the int8 graph needs export_onnx.py --int8)."""
     folder = Path(onnx_dir) if onnx_dir else default_export_dir(network_file, sample_size)
     if not (folder / METADATA_FILE).is_file():
         export_onnx(net, folder, sample_size, source=network_file)
@@ -255,7 +298,9 @@ def open_frame_features(net: nn.Module, network_file: Path, sample_size: int, on
     if recorded and recorded != file_sha256(network_file):
         raise ValueError(f"{folder} holds graphs of another network ({metadata['source'].get('path')}, sha256 "
                          f"{recorded[:12]}) than {network_file}; export this one or point onnx_dir elsewhere")
-    return OrtFrameFeatures(folder, int8=int8)
+    if runtime == 'openvino':
+        return OpenVinoFrameFeatures(folder, int8=int8, bf16=bf16)
+    return RUNTIMES[runtime](folder, int8=int8)
 
 
 def build_tensorrt_engine(onnx_path: Path, engine_path: Path, fp16: bool = True, max_batch: int = 16) -> Path:

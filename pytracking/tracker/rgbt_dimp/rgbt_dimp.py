@@ -23,7 +23,7 @@ from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
 
 
 AMP_DTYPES = (None, 'bfloat16', 'float16')
-BACKENDS = ('torch', 'onnxruntime')
+BACKENDS = ('torch', 'onnxruntime', 'openvino')
 
 
 def tracking_network_key(params, device: torch.device) -> tuple:
@@ -55,7 +55,7 @@ class RGBTDiMP(BaseTracker):
         if params.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {params.backend!r}")
         on_gpu = params.use_gpu and torch.cuda.is_available() and params.backend == 'torch'
-        self.device = torch.device('cuda' if on_gpu else 'cpu')      # the ONNX Runtime backend runs on the CPU
+        self.device = torch.device('cuda' if on_gpu else 'cpu')      # the exported-graph backends run on the CPU
         self.generator = torch.Generator().manual_seed(params.seed)
         if params.amp_dtype not in AMP_DTYPES:
             raise ValueError(f"amp_dtype must be one of {AMP_DTYPES}, got {params.amp_dtype!r}")
@@ -68,12 +68,13 @@ class RGBTDiMP(BaseTracker):
         sample_size = params.image_sample_size or params.net.training_crop_size() or 288
         self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
         self.ort_features = None
-        if params.backend == 'onnxruntime':
+        if params.backend != 'torch':
             from pytracking.tracker.rgbt_dimp.onnx_backend import open_frame_features
+            bf16 = params.amp_dtype == 'bfloat16'
             self.ort_features = params.net.prepared(
-                ('onnxruntime', sample_size, params.onnx_dir, params.onnx_int8),
+                (params.backend, sample_size, params.onnx_dir, params.onnx_int8, bf16),
                 lambda net: open_frame_features(net, params.net.resolve(), sample_size, params.onnx_dir,
-                                                params.onnx_int8))
+                                                params.onnx_int8, params.backend, bf16))
 
         x, y, w, h = [float(v) for v in info['init_bbox']]
         self.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
@@ -103,8 +104,8 @@ class RGBTDiMP(BaseTracker):
     def extract_features(self, rgb_patches: torch.Tensor, tir_patches: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs.
         With amp_dtype the network runs under autocast; the features are returned in float32, so the
-        filter optimisation and the IoU-Net refinement always run in full precision. The ONNX Runtime
-        backend also returns the IoU-Net test features ('iou_feat'), which its graph computes."""
+        filter optimisation and the IoU-Net refinement always run in full precision. The exported-graph
+        backends also return the IoU-Net test features ('iou_feat'), which their graph computes."""
         if self.ort_features is not None:
             out = self.ort_features(rgb_patches, tir_patches)
             return {'layer2': out['layer2'], 'layer3': out['layer3'], 'classification': out['classification'],
