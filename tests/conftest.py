@@ -14,6 +14,20 @@ def _isolated_workspace(tmp_path_factory, monkeypatch):
     monkeypatch.setenv('RGBT_WORKSPACE', str(tmp_path_factory.mktemp('workspace')))
 
 
+SAMPLE = 128      # the tracker's crop size in tests: small crops, fast on CPU
+
+
+@pytest.fixture(scope='module')
+def network_file(tmp_path_factory):
+    """A random-weight CMD student saved as a tracking network file trained at SAMPLE pixels."""
+    from ltr.admin.loading import save_network
+    from rgbt.nets import cmd_student
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('net') / 'cmd_student.pth.tar'
+    save_network(cmd_student(backbone_pretrained=False), path, settings={'output_sz': SAMPLE})
+    return path
+
+
 @pytest.fixture
 def shared_specs():
     path = SHARED / 'specs'

@@ -16,19 +16,10 @@ from rgbt.benchmarks import Synthetic
 from rgbt.nets import cmd_student
 from rgbt.synthetic import SequenceSpec, generate_benchmark
 
-from conftest import SHARED
+from conftest import SAMPLE, SHARED
 
 pytest.importorskip('onnxruntime')
-SAMPLE = 128
 BOX_TOLERANCE = 1e-2        # pixels: float32 kernels of PyTorch and ONNX Runtime sum in other orders
-
-
-@pytest.fixture(scope='module')
-def network_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp('net') / 'cmd_student.pth.tar'
-    save_network(cmd_student(backbone_pretrained=False), path, settings={'output_sz': SAMPLE})
-    return path
 
 
 @pytest.fixture(scope='module')

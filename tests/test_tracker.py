@@ -1,7 +1,6 @@
 """The online RGB-T tracker: full runs, initialisation, memory, localisation, refinement,
 robustness and resumable benchmark runs."""
 import math
-import os
 import json
 import shutil
 import subprocess
@@ -30,17 +29,8 @@ from pytracking.utils.params import TrackerParams
 from rgbt.nets import cmd_student
 from rgbt.synthetic import SequenceSpec, generate_benchmark
 
-from conftest import SHARED
+from conftest import SAMPLE, SHARED
 
-SAMPLE = 128      # small crops: fast on CPU
-
-
-@pytest.fixture(scope='module')
-def network_file(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp('net') / 'cmd_student.pth.tar'
-    save_network(cmd_student(backbone_pretrained=False), path, settings={'output_sz': SAMPLE})
-    return path
 
 
 @pytest.fixture(scope='module')
