@@ -2,7 +2,7 @@
 student's parameters, for each reduction of l(.).
 
     python ltr/util_scripts/distill_gradient_shares.py --teacher PATH [--student PATH] [--crop 288]
-        [--batches 4] [--reduction sum mean] [--json FILE]
+        [--batches 4] [--reduction sum mean] [--scfd-target-norm channel_std] [--json FILE]
 
 Batches come from the synthetic training split (generated when missing, as CMD_PROFILE=smoke does)
 through the real sampler and processing at `--crop` pixels. The weighted terms are L_original,
@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..',
 
 import torch  # noqa: E402
 
-from rgbt.distill import REDUCTIONS  # noqa: E402
+from rgbt.distill import REDUCTIONS, TARGET_NORMS  # noqa: E402
 
 TERMS = ('L_original', 'SCFD', 'L_fus', 'L_p', 'HFRD')
 
@@ -55,14 +55,15 @@ def gradient_norms(terms: dict, params) -> dict:
     return norms
 
 
-def measure(teacher, student, batches, reduction: str) -> dict:
+def measure(teacher, student, batches, reduction: str, scfd_target_norm: str = 'none') -> dict:
     """Mean over batches of each weighted term's value and gradient share for one reduction."""
     import copy
     from ltr.actors import CMDDistillActor, CMDTrainingNet
     from rgbt.distill import CMDDistillLoss
     from rgbt.nets import distill_channels
     torch.manual_seed(0)
-    distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher), reduction=reduction)
+    distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher), reduction=reduction,
+                             scfd_target_norm=scfd_target_norm)
     actor = CMDDistillActor(CMDTrainingNet(copy.deepcopy(student), distill), teacher)
     actor.train(True)
     params = [p for p in actor.net.student.parameters() if p.requires_grad]
@@ -84,6 +85,7 @@ def main(argv=None):
     parser.add_argument('--crop', type=int, default=288)
     parser.add_argument('--batches', type=int, default=4)
     parser.add_argument('--reduction', nargs='+', default=list(REDUCTIONS), choices=REDUCTIONS)
+    parser.add_argument('--scfd-target-norm', default='none', choices=TARGET_NORMS)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None)
     args = parser.parse_args(argv)
@@ -94,8 +96,10 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     student = load_network(args.student)[0] if args.student else cmd_student(backbone_pretrained=False)
     batches = training_batches(args.crop, args.batches, args.seed)
-    results = {reduction: measure(teacher, student, batches, reduction) for reduction in args.reduction}
-    print(f"{args.batches} batches of 2 at {args.crop} px; student: {args.student or 'fresh cmd_student'}")
+    results = {reduction: measure(teacher, student, batches, reduction, args.scfd_target_norm)
+               for reduction in args.reduction}
+    print(f"{args.batches} batches of 2 at {args.crop} px; student: {args.student or 'fresh cmd_student'}; "
+          f"SCFD targets: {args.scfd_target_norm}")
     print('| reduction | ' + ' | '.join(f"{t} value / grad %" for t in TERMS) + ' |')
     print('|---' * (len(TERMS) + 1) + '|')
     for reduction, result in results.items():
@@ -103,6 +107,7 @@ def main(argv=None):
         print(f"| {reduction} | " + ' | '.join(cells) + ' |')
     if args.json:
         atomic_write_text(args.json, json.dumps({'crop': args.crop, 'batches': args.batches, 'teacher': args.teacher,
+                                                 'scfd_target_norm': args.scfd_target_norm,
                                                  'student': args.student, 'results': results}, indent=1))
     return results
 
