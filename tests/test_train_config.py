@@ -89,3 +89,17 @@ def test_scfd_target_normalisation_gives_unit_per_channel_std_with_a_detached_sc
     normalised.sum().backward()                 # the scale is a constant: d/dx (x / s) = 1 / s
     torch.testing.assert_close(target.grad, (1 / (per_channel.std(dim=1) + 1e-6))[None, :, None, None].expand_as(target))
     assert normalise_target(target, 'none') is target
+
+
+def test_every_field_reaches_what_it_configures(monkeypatch, tmp_path):
+    """A field set on the command line arrives in the objects training builds (here the loss's
+    hinge threshold, the sampler's gap and the processing's jitter)."""
+    monkeypatch.setenv('RGBT_WORKSPACE', str(tmp_path))
+    captured = {}
+    monkeypatch.setattr(common, 'train', lambda settings, actor, role: captured.update(actor=actor, settings=settings))
+    run_training.main(['cmd', 'student', '--profile', 'smoke', '--no-backbone-pretrained', '--device', 'cpu',
+                       '--set', 'hinge_threshold=0.2', '--set', 'max_gap=7', '--set', 'center_jitter_test=1.5'])
+    assert captured['actor'].objective['test_clf'].threshold == 0.2
+    captured['settings'].env.synthetic_dir = str(tmp_path / 'syn')
+    loader = common.train_loader(captured['settings'])
+    assert loader.dataset.max_gap == 7 and loader.dataset.processing.center_jitter_factor['test'] == 1.5

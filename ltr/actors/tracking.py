@@ -10,7 +10,10 @@ from ltr.models.loss.target_classification import LBHinge
 DIMP_LOSS_WEIGHT = {'iou': 1.0, 'test_clf': 100.0, 'test_init_clf': 100.0, 'test_iter_clf': 400.0}
 
 
-def dimp_objective(hinge_threshold: float = 0.05) -> Dict[str, nn.Module]:
+DIMP_HINGE_THRESHOLD = 0.05      # LBHinge's threshold in DiMP's settings
+
+
+def dimp_objective(hinge_threshold: float = DIMP_HINGE_THRESHOLD) -> Dict[str, nn.Module]:
     return {'iou': nn.MSELoss(), 'test_clf': LBHinge(threshold=hinge_threshold)}
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ltr.actors import CMDTrainingNet, RGBTDiMPActor
+from ltr.actors.tracking import dimp_objective
 from ltr.data.loader import LTRLoader
 from ltr.data.processing import RGBTDiMPProcessing
 from ltr.data.sampler import RGBTDiMPSampler
@@ -151,7 +152,7 @@ def train_plain_student(settings, fusion: str, paper_params_m: Optional[float] =
     report_parameters(settings, net, paper_params_m)
     if config.dimp_init:
         init_from_dimp(net, config.dimp_init)
-    return train(settings, RGBTDiMPActor(net), 'student')
+    return train(settings, RGBTDiMPActor(net, dimp_objective(config.hinge_threshold)), 'student')
 
 
 def find_teacher(settings) -> Path:
@@ -205,4 +206,5 @@ def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: boo
                              hfrd_iterate=config.hfrd_iterate, reduction=config.distill_reduction,
                              scfd_targets=scfd_targets, fusion_layers=fusion_layers or FUSED_LAYERS, use_kd=use_kd,
                              scfd_target_norm=config.scfd_target_norm)
-    return train(settings, CMDDistillActor(CMDTrainingNet(student, distill), teacher), 'student')
+    actor = CMDDistillActor(CMDTrainingNet(student, distill), teacher, dimp_objective(config.hinge_threshold))
+    return train(settings, actor, 'student')

@@ -20,6 +20,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from ltr.actors.tracking import DIMP_HINGE_THRESHOLD
 from ltr.data.processing import DIMP_CENTER_JITTER, DIMP_SCALE_JITTER
 from rgbt.distill import DEFAULT_REDUCTION, PAPER_ALPHA, PAPER_BETA, REDUCTIONS, TARGET_NORMS
 
@@ -50,7 +51,7 @@ class TrainConfig:
     center_jitter_test: float = DIMP_CENTER_JITTER['test']
     scale_jitter_train: float = DIMP_SCALE_JITTER['train']
     scale_jitter_test: float = DIMP_SCALE_JITTER['test']
-    hinge_threshold: float = 0.05
+    hinge_threshold: float = DIMP_HINGE_THRESHOLD    # LBHinge of the classification loss
     grayscale_probability: float = 0.05
     brightness_jitter: float = 0.2
     max_gap: int = 30
