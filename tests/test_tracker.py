@@ -438,10 +438,12 @@ def test_speed_benchmark_writes_the_table_5_figures(tmp_path):
     script = Path(__file__).resolve().parents[1] / 'pytracking' / 'util_scripts' / 'benchmark_speed.py'
     out = tmp_path / 'speed.json'
     subprocess.run([sys.executable, str(script), '--nets', 'cmd_student', '--frames', '2', '--repeats', '1',
-                    '--no-train', '--json', str(out)], check=True, capture_output=True)
+                    '--no-train', '--json', str(out), '--backends', 'torch', 'onnxruntime'], check=True, capture_output=True)
     result = json.loads(out.read_text())
     entry = result['nets']['cmd_student']
-    assert result['device_type'] == 'cpu'
+    assert result['device_type'] == 'cpu' and result['backends'] == ['torch', 'onnxruntime']
+    assert set(entry['backends']) == {'torch', 'onnxruntime'} and entry['fps'] == entry['backends']['torch']['fps']
+    assert all(b['fps'] > 0 and b['init_s'] > 0 for b in entry['backends'].values())
     assert entry['params_m'] == pytest.approx(19.89, abs=0.01)
     assert entry['fps'] > 0 and entry['init_s'] > 0 and entry['peak_mem_mb'] > 0
     parts = entry['gflops_parts']

@@ -4,11 +4,13 @@ updates), initialisation time, peak memory, and training iterations per second.
 
     python pytracking/util_scripts/benchmark_speed.py --nets cmd_teacher cmd_student cmd_student_origin \
         --device cpu --frames 30 --repeats 3 --json speed.json [--checkpoint cmd_student=PATH]
-        [--backend torch|onnxruntime|openvino] [--int8] [--bf16] [--sample-size 288]
+        [--backends torch onnxruntime onnxruntime-int8 openvino-bf16 ...] [--sample-size 288]
 
-`--backend onnxruntime|openvino` tracks with the exported features graph (CPU; `--int8`: its static
-int8 version, calibrated on the benchmark's own frames); `--bf16` runs the features in bfloat16
-(`amp_dtype`, any backend; OpenVINO's precision hint); GFLOPs are counted on the PyTorch path.
+`--backends` measures tracking FPS and initialisation per backend and precision, each a column of
+the table: `torch`, `torch-bf16` (the `amp_dtype` autocast), and the exported features graph run by
+`onnxruntime` or `openvino` (CPU), as float32, `-bf16` (OpenVINO's precision hint) or `-int8`
+(static int8, calibrated on 16 patches of the benchmark's own frames). GFLOPs, memory and training
+speed are measured once, on the PyTorch path.
 
 Random weights unless a checkpoint is given; with random weights the not-found threshold is
 disabled, so that every frame pays for refinement and updates. A synthetic sequence of 640x480 JPEG
@@ -40,6 +42,13 @@ from pytracking.evaluation.tracker import Tracker  # noqa: E402
 from rgbt import nets  # noqa: E402
 from rgbt.synthetic import SequenceSpec, render_sequence  # noqa: E402
 
+# backend name -> tracker parameters (the exported-graph folder is added per net)
+BACKENDS = {
+    'torch': {}, 'torch-bf16': {'amp_dtype': 'bfloat16'},
+    'onnxruntime': {'backend': 'onnxruntime'}, 'onnxruntime-int8': {'backend': 'onnxruntime', 'onnx_int8': True},
+    'openvino': {'backend': 'openvino'}, 'openvino-bf16': {'backend': 'openvino', 'amp_dtype': 'bfloat16'},
+    'openvino-int8': {'backend': 'openvino', 'onnx_int8': True},
+}
 TRACKER_OF = {'cmd_teacher': 'cmd_teacher', 'cmd_student': 'cmd_student', 'cmd_student_origin': 'cmd_student'}
 
 
@@ -160,21 +169,27 @@ def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: s
     if checkpoint is None:
         save_network(build(name), path)
     tracker = Tracker(TRACKER_OF[name], 'default', net_path=path)
-    backend_params = prepare_backend(tracker, sequence, folder / f"{name}_onnx", args)
     if args.device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
-    runs = [tracking_run(tracker, sequence, args.device, checkpoint is None, backend_params)
-            for _ in range(args.repeats)]
-    params = runs[0][2]
-    params.backend = 'torch'             # FLOPs are counted on the PyTorch modules
-    tracker_obj = tracker.create_tracker(params)
+    by_backend = {}
+    for backend in args.backends:
+        backend_params = prepare_backend(tracker, sequence, folder / f"{name}_onnx", backend, args.sample_size)
+        runs = [tracking_run(tracker, sequence, args.device, checkpoint is None, backend_params)
+                for _ in range(args.repeats)]
+        by_backend[backend] = {'fps': statistics.median(r[0] for r in runs), 'fps_runs': [r[0] for r in runs],
+                               'init_s': statistics.median(r[1] for r in runs)}
+    params = tracker.get_parameters()
+    params.update(use_gpu=args.device.startswith('cuda'), image_sample_size=args.sample_size)
+    if checkpoint is None:
+        params.target_not_found_threshold = float('-inf')
+    tracker_obj = tracker.create_tracker(params)          # FLOPs are counted on the PyTorch modules
     tracker_obj.initialize(tuple(imread_rgb(p) for p in sequence.frames[0]), sequence.init_info())
     flops = gflops_per_frame(tracker_obj, tuple(imread_rgb(p) for p in sequence.frames[1]))
     net = tracker.get_parameters().net.load('cpu')        # as stored: the tracker folds BatchNorm into convs
+    first = by_backend[args.backends[0]]
     entry = {'params_m': sum(p.numel() for p in net.parameters()) / 1e6, 'gflops': flops['total'],
-             'gflops_parts': flops, 'fps': statistics.median(r[0] for r in runs),
-             'fps_runs': [r[0] for r in runs], 'init_s': statistics.median(r[1] for r in runs),
-             'peak_mem_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+             'gflops_parts': flops, 'fps': first['fps'], 'fps_runs': first['fps_runs'], 'init_s': first['init_s'],
+             'backends': by_backend, 'peak_mem_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if args.device.startswith('cuda'):
         entry['peak_gpu_mem_mb'] = torch.cuda.max_memory_allocated() / 2 ** 20
     if not args.no_train:
@@ -182,18 +197,20 @@ def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: s
     return entry
 
 
-def prepare_backend(tracker: Tracker, sequence: Sequence, onnx_dir: Path, args) -> dict:
-    """Tracker parameters of the measured backend; for ONNX Runtime / OpenVINO the graphs are exported (and
-    quantised with 16 patches of the sequence's frames for --int8) before timing."""
-    overrides = {'image_sample_size': args.sample_size, 'amp_dtype': 'bfloat16' if args.bf16 else None}
-    if args.backend == 'torch':
+def prepare_backend(tracker: Tracker, sequence: Sequence, onnx_dir: Path, backend: str, sample_size: int) -> dict:
+    """Tracker parameters of one entry of BACKENDS; for the exported-graph backends the graphs are
+    exported (and, for int8, quantised with 16 patches of the sequence's frames) once, before timing."""
+    overrides = dict({'image_sample_size': sample_size, 'amp_dtype': None, 'backend': 'torch', 'onnx_int8': False},
+                     **BACKENDS[backend])
+    if overrides['backend'] == 'torch':
         return overrides
     from pytracking.tracker.rgbt_dimp import onnx_backend as ob
     network = tracker.get_parameters().net
-    ob.export_onnx(network.load('cpu'), onnx_dir, args.sample_size, source=network.resolve())
-    if args.int8:
-        ob.quantize_features(onnx_dir, ob.calibration_patches([sequence], args.sample_size, 16))
-    return dict(overrides, backend=args.backend, onnx_dir=str(onnx_dir), onnx_int8=args.int8)
+    if not (onnx_dir / ob.METADATA_FILE).is_file():
+        ob.export_onnx(network.load('cpu'), onnx_dir, sample_size, source=network.resolve())
+    if overrides['onnx_int8'] and not (onnx_dir / ob.FEATURES_INT8_FILE).is_file():
+        ob.quantize_features(onnx_dir, ob.calibration_patches([sequence], sample_size, 16))
+    return dict(overrides, onnx_dir=str(onnx_dir))
 
 
 def measure_in_subprocess(name: str, args, folder: Path) -> dict:
@@ -202,23 +219,25 @@ def measure_in_subprocess(name: str, args, folder: Path) -> dict:
     command = [sys.executable, os.path.abspath(__file__), '--nets', name, '--device', args.device,
                '--frames', str(args.frames), '--repeats', str(args.repeats), '--json', str(out), '--no-isolate']
     command += [f"--checkpoint={c}" for c in args.checkpoint] + (['--no-train'] if args.no_train else [])
-    command += ['--backend', args.backend, '--sample-size', str(args.sample_size)]
-    command += (['--int8'] if args.int8 else []) + (['--bf16'] if args.bf16 else [])
+    command += ['--sample-size', str(args.sample_size), '--backends', *args.backends]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())['nets'][name]
 
 
 def print_table(results: dict) -> None:
-    print(f"\n{'net':20s} {'params (M)':>10s} {'GFLOPs':>8s} {'FPS':>7s} {'init (s)':>9s} {'peak MB':>8s} {'train it/s':>10s}")
+    backends = list(next(iter(results['nets'].values())).get('backends', {'torch': None}))
+    columns = ''.join(f" {'FPS ' + b:>22s}" for b in backends)
+    print(f"\n{'net':20s} {'params (M)':>10s} {'GFLOPs':>8s}{columns} {'init (s)':>9s} {'peak MB':>8s} {'train it/s':>10s}")
     for name, e in results['nets'].items():
-        print(f"{name:20s} {e['params_m']:10.2f} {e['gflops']:8.2f} {e['fps']:7.2f} {e['init_s']:9.2f} "
+        fps = ''.join(f" {e.get('backends', {}).get(b, e)['fps']:22.2f}" for b in backends)
+        print(f"{name:20s} {e['params_m']:10.2f} {e['gflops']:8.2f}{fps} {e['init_s']:9.2f} "
               f"{e.get('peak_gpu_mem_mb', e['peak_mem_mb']):8.0f} {e.get('train_it_s', float('nan')):10.3f}")
     nets = results['nets']
     if 'cmd_teacher' in nets:
         for student in ('cmd_student', 'cmd_student_origin'):
             if student in nets:
                 print(f"{student} / cmd_teacher FPS: {nets[student]['fps'] / nets['cmd_teacher']['fps']:.2f}x")
-    print(f"device: {results['device']}, torch {results['torch']}, backend {results.get('backend', 'torch')}, "
+    print(f"device: {results['device']}, torch {results['torch']}, "
           f"{results.get('sample_size', 288)}x{results.get('sample_size', 288)} crops, {results['date']}"
           f" (peak MB: {'GPU' if results['device_type'] == 'cuda' else 'host'})")
 
@@ -234,18 +253,17 @@ def main():
     parser.add_argument('--no-isolate', action='store_true',
                         help='measure all nets in this process (host peak memory is then cumulative)')
     parser.add_argument('--json', default=None)
-    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime', 'openvino'))
-    parser.add_argument('--int8', action='store_true', help='with --backend onnxruntime/openvino: the int8 features graph')
-    parser.add_argument('--bf16', action='store_true', help='bfloat16 features (amp_dtype)')
+    parser.add_argument('--backends', nargs='+', default=['torch'], choices=sorted(BACKENDS),
+                        help='tracking backends and precisions, one FPS column each (default: torch)')
     parser.add_argument('--sample-size', type=int, default=288, help='tracker crop size (the paper: 288)')
     args = parser.parse_args()
-    if args.int8 and args.backend == 'torch':
-        parser.error('--int8 needs --backend onnxruntime or openvino')
+    if args.device.startswith('cuda') and any(BACKENDS[b].get('backend') for b in args.backends):
+        parser.error('the exported-graph backends run on the CPU; use --device cpu (or --backends torch torch-bf16)')
     checkpoints = dict(c.split('=', 1) for c in args.checkpoint)
     device_name = torch.cuda.get_device_name(0) if args.device.startswith('cuda') else \
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
     results = {'device': device_name, 'device_type': torch.device(args.device).type, 'torch': torch.__version__,
-               'date': time.strftime('%Y-%m-%d'), 'backend': args.backend + (' int8' if args.int8 else '') + (' bf16' if args.bf16 else ''),
+               'date': time.strftime('%Y-%m-%d'), 'backends': args.backends,
                'sample_size': args.sample_size, 'nets': {}}
     with tempfile.TemporaryDirectory() as tmp:
         isolate = not args.no_isolate and len(args.nets) > 1
