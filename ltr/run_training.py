@@ -107,20 +107,28 @@ def distributed_setup(settings) -> None:
         settings.device = f'cuda:{local_rank}'
 
 
-def build_settings(module: str, name: str, config: TrainConfig, device: Optional[str] = None) -> Settings:
+def build_settings(module: str, name: str, config: TrainConfig, device: Optional[str] = None,
+                   paths: Optional[Dict[str, Any]] = None) -> Settings:
+    """Settings of one run; `paths` replace path settings of ltr/admin/local.py (e.g. workspace_dir,
+    synthetic_dir) for this run only."""
     settings = Settings(module, name)
     settings.config = config
+    for key, value in (paths or {}).items():
+        if not hasattr(settings.env, key):
+            raise KeyError(f"unknown path setting {key!r} (see ltr/admin/local.py)")
+        setattr(settings.env, key, str(value))
     settings.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     distributed_setup(settings)
     return settings
 
 
-def train(module: str, name: str, config: TrainConfig, device: Optional[str] = None, cudnn_benchmark: bool = True):
+def train(module: str, name: str, config: TrainConfig, device: Optional[str] = None, cudnn_benchmark: bool = True,
+          paths: Optional[Dict[str, Any]] = None):
     """Runs ltr/train_settings/<module>/<name>.py with `config` (what the command line does; tools
-    call this). The configuration is printed first and stored in every checkpoint."""
+    call this, with their own `paths`). The configuration is printed first and stored in every checkpoint."""
     cv2.setNumThreads(0)
     torch.backends.cudnn.benchmark = cudnn_benchmark
-    settings = build_settings(module, name, config, device)
+    settings = build_settings(module, name, config, device, paths)
     if settings.rank == 0:
         print(f"{module}/{name} on {settings.device}, profile {config.profile!r} (* differs from the profile):\n"
               f"{config.describe()}", flush=True)

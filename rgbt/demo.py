@@ -53,13 +53,18 @@ def training_iterations(minutes: float, device: str):
     return teacher, student
 
 
+def synthetic_root(out: Path) -> Path:
+    """The demo's synthetic benchmark, inside its folder."""
+    return out / 'data' / 'synthetic'
+
+
 def train_all(out: Path, minutes: float, device: str, seed: int = 0) -> None:
     from rgbt.experiments import train_setting
     teacher, student = training_iterations(minutes, device)
     for setting in ('teacher', 'student', 'student_distill'):
         iterations = teacher if setting == 'teacher' else student
         stage(f"training {setting}: {iterations} iterations in {EPOCHS} epochs")
-        train_setting(out, setting, iterations, device, seed=seed, epochs=EPOCHS)
+        train_setting(out, setting, iterations, device, seed, synthetic_root(out), epochs=EPOCHS)
 
 
 def track_all(out: Path, device: str):
@@ -68,8 +73,9 @@ def track_all(out: Path, device: str):
     folders = {}
     for name, tracker_name, setting in TRACKERS:
         stage(f"tracking the test split with {name}")
-        folders[name] = track_setting(out, setting, tracker_name, out / 'results' / setting, device=device)
-    return get_dataset('synthetic', require_frames=True), folders
+        folders[name] = track_setting(out, setting, tracker_name, out / 'results' / setting, synthetic_root(out),
+                                      device=device)
+    return get_dataset('synthetic', root=synthetic_root(out), require_frames=True), folders
 
 
 def tracker_fps(folder: Path) -> float:
@@ -82,11 +88,11 @@ def tracker_fps(folder: Path) -> float:
     return frames / seconds if seconds else float('nan')
 
 
-def report_sequence(folders, name: str):
+def report_sequence(folders, name: str, synthetic: Path):
     """The test sequence the report shows (read once) and each tracker's boxes on it."""
     from pytracking.analysis.results import load_tracker_results
     from rgbt.benchmarks import Synthetic
-    sequence = Synthetic(os.environ['SYNTHETIC_PATH'], 'test').load_sequence(name, require_frames=True)
+    sequence = Synthetic(synthetic, 'test').load_sequence(name, require_frames=True)
     results = {tracker: load_tracker_results(tracker, folder, {name: len(sequence)}).boxes[name]
                for tracker, folder in folders.items()}
     return sequence, results
@@ -115,9 +121,9 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
     from pytracking.analysis import evaluate_folders, plot_results
     report = out / 'report'
     report.mkdir(parents=True, exist_ok=True)
-    evaluation = evaluate_folders('synthetic', folders)
+    evaluation = evaluate_folders('synthetic', folders, dataset_root=synthetic_root(out))
     plot_results(evaluation, report, plot_types=('success', 'prec'), per_attribute=False)
-    sequence, results = report_sequence(folders, sequences[0].name)
+    sequence, results = report_sequence(folders, sequences[0].name, synthetic_root(out))
     image_strip(sequence, results, report / 'sequence_strip.png')
     animate(sequence, results, report / 'sequence.gif')
     rows = []
@@ -132,7 +138,7 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
     verdict = ("The distilled student beats Student-Origin in SR" if round(distilled[3], 1) > round(origin[3], 1) else
                "At this budget the distilled student does NOT beat Student-Origin in SR") + \
               f" ({distilled[3]:.1f} vs {origin[3]:.1f})."
-    text = [f"# CMD-RGBT demo report", '',
+    text = ["# CMD-RGBT demo report", '',
             f"Synthetic RGB-T benchmark, test split: {len(evaluation.sequence_names)} sequences, "
             f"{evaluation.trackers[rows[0][0]]['frames']} frames. Budget {minutes:g} min on {device}, training seed {seed}; "
             f"this run took {(time.time() - started) / 60:.1f} min. Networks trained from random "
@@ -163,15 +169,14 @@ def main(argv=None):
     if args.fresh and out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    # Everything of the demo lives in its folder: data, checkpoints, results, report.
-    os.environ.update({'RGBT_WORKSPACE': str(out), 'SYNTHETIC_PATH': str(out / 'data' / 'synthetic'),
-                       'RGBT_RESULTS_PATH': str(out / 'results')})
+    # Everything of the demo lives in its folder (data, checkpoints, results, report), passed to
+    # training and tracking as paths: nothing outside it is read or written.
     started = time.time()
 
     from rgbt.synthetic import SequenceSpec, generate_benchmark
     sequences, frames = benchmark_size(args.minutes)
     stage(f"synthetic benchmark: {sequences['train']} train + {sequences['test']} test sequences of {frames} frames")
-    generate_benchmark(out / 'data' / 'synthetic', 'rgbt234', sequences, SequenceSpec(num_frames=frames), seed=0)
+    generate_benchmark(synthetic_root(out), 'rgbt234', sequences, SequenceSpec(num_frames=frames), seed=0)
     train_all(out, args.minutes, device, args.seed)
     test_sequences, folders = track_all(out, device)
     stage('evaluation and report')

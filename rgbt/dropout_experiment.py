@@ -24,22 +24,24 @@ MODELS = ('CMD student', 'CMD student + drop-out')
 
 
 def train_models(out: Path, seed: int, iterations: int, teacher_iterations: int, dropout: float,
-                 device: str) -> Dict[str, Path]:
+                 device: str, synthetic: Path) -> Dict[str, Path]:
     """The two students' workspaces: the plain one shares the tables' seed folder and its teacher."""
     plain = out / f'seed{seed}'
     with_dropout = out / f'seed{seed}_dropout{dropout:g}'
-    train_setting(plain, 'teacher', teacher_iterations, device, seed)
-    train_setting(plain, 'student_distill', iterations, device, seed)
-    train_setting(with_dropout, 'student_distill', iterations, device, seed,
+    train_setting(plain, 'teacher', teacher_iterations, device, seed, synthetic)
+    train_setting(plain, 'student_distill', iterations, device, seed, synthetic)
+    train_setting(with_dropout, 'student_distill', iterations, device, seed, synthetic,
                   overrides={'modality_dropout': dropout, 'teacher': str(checkpoint_dir(plain, 'teacher'))})
     return {MODELS[0]: plain, MODELS[1]: with_dropout}
 
 
-def run(out: Path, workspaces: Dict[str, Path], modalities: Sequence[str], rates: Sequence[float]) -> Dict:
+def run(out: Path, workspaces: Dict[str, Path], modalities: Sequence[str], rates: Sequence[float],
+        synthetic: Path) -> Dict:
     """{model: {modality: {rate: scores}}}; rate 0 is tracked once and shared by the modalities."""
     scores = {}
     for model, workspace in workspaces.items():
-        clean = track_setting(workspace, 'student_distill', 'cmd_student', workspace / 'results' / 'student_distill')
+        clean = track_setting(workspace, 'student_distill', 'cmd_student', workspace / 'results' / 'student_distill',
+                              synthetic)
         for modality in modalities:
             for rate in rates:
                 if rate == 0:
@@ -47,8 +49,8 @@ def run(out: Path, workspaces: Dict[str, Path], modalities: Sequence[str], rates
                 else:
                     folder = track_setting(workspace, 'student_distill', 'cmd_student',
                                            workspace / 'results' / f'student_distill_missing_{modality}{rate:g}',
-                                           simulate_missing=(modality, rate))
-                scores.setdefault(model, {}).setdefault(modality, {})[rate] = score({model: folder})[model]
+                                           synthetic, simulate_missing=(modality, rate))
+                scores.setdefault(model, {}).setdefault(modality, {})[rate] = score({model: folder}, synthetic)[model]
     return scores
 
 
@@ -100,9 +102,10 @@ def main(argv=None):
     out = Path(args.out or Path(os.environ.get('RGBT_WORKSPACE') or DEFAULT_WORKSPACE) / 'experiments').resolve()
     rates = [float(r) for r in args.rates.split(',')]
     modalities = args.modalities.split(',')
-    prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
-    workspaces = train_models(out, args.seed, args.iterations, args.teacher_iterations, args.dropout, args.device)
-    scores = run(out, workspaces, modalities, rates)
+    synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
+    workspaces = train_models(out, args.seed, args.iterations, args.teacher_iterations, args.dropout, args.device,
+                              synthetic)
+    scores = run(out, workspaces, modalities, rates, synthetic)
     atomic_write_text(out / 'dropout_scores.json', json.dumps(scores, indent=1))
     header = (f"CMD student without and with modality drop-out in training (p = {args.dropout:g}, blank frames), "
               f"seed {args.seed}, {args.iterations} training iterations each (teacher {args.teacher_iterations}); "

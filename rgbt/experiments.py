@@ -74,34 +74,36 @@ def miniature_config(iterations: int, seed: int, epochs: int = EPOCHS, **overrid
                                      keep_checkpoints=1, seed=seed, **overrides)
 
 
-def train_setting(workspace: Path, setting: str, iterations: int, device: str, seed: int,
+def train_setting(workspace: Path, setting: str, iterations: int, device: str, seed: int, synthetic: Path,
                   epochs: int = EPOCHS, overrides: Optional[Dict] = None) -> None:
-    """Trains `setting` with the miniature configuration in `workspace`; resumes, or does nothing
-    when its last epoch is there."""
+    """Trains `setting` with the miniature configuration on the synthetic benchmark `synthetic`, its
+    checkpoints in `workspace`; resumes, or does nothing when its last epoch is there."""
     from ltr import run_training
-    os.environ['RGBT_WORKSPACE'] = str(workspace)
-    run_training.train('cmd', setting, miniature_config(iterations, seed, epochs, **(overrides or {})), device)
+    paths = {'workspace_dir': workspace, 'tensorboard_dir': Path(workspace) / 'tensorboard', 'synthetic_dir': synthetic}
+    run_training.train('cmd', setting, miniature_config(iterations, seed, epochs, **(overrides or {})), device,
+                       paths=paths)
 
 
-def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, simulate_missing=None,
-                  device: str = 'cpu'):
-    """Tracks the synthetic test split with the setting's latest checkpoint (optionally with one
-    modality blanked in seeded segments, see pytracking.utils.missing_modality); returns the results folder."""
+def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, synthetic: Path,
+                  simulate_missing=None, device: str = 'cpu'):
+    """Tracks the test split of the synthetic benchmark `synthetic` with the setting's latest
+    checkpoint (optionally with one modality blanked in seeded segments, see
+    pytracking.utils.missing_modality); returns the results folder."""
     from pytracking.evaluation.datasets import get_dataset
     from pytracking.evaluation.running import run_dataset
     from pytracking.evaluation.tracker import Tracker
     tracker = Tracker(tracker_name, 'synthetic', net_path=str(checkpoint_dir(workspace, setting)), results_dir=results,
                       simulate_missing=simulate_missing, param_overrides={'use_gpu': device.startswith('cuda')})
-    statuses = run_dataset(get_dataset('synthetic', require_frames=True), [tracker])
+    statuses = run_dataset(get_dataset('synthetic', root=synthetic, require_frames=True), [tracker])
     failed = [s for s in statuses if s['status'] == 'failed']
     if failed:
         raise RuntimeError(f"{setting} failed on {failed[0]['sequence']}: {failed[0]['error']}")
     return tracker.results_dir
 
 
-def score(folders: Dict[str, Path]) -> Dict[str, Dict[str, float]]:
+def score(folders: Dict[str, Path], synthetic: Path) -> Dict[str, Dict[str, float]]:
     from pytracking.analysis import evaluate_folders
-    evaluation = evaluate_folders('synthetic', folders)
+    evaluation = evaluate_folders('synthetic', folders, dataset_root=synthetic)
     return {name: {m: float(evaluation.trackers[name]['scores'][m]) for m in METRICS} for name in folders}
 
 
@@ -117,7 +119,7 @@ def iteration_budget(minutes: float, rows: Sequence[Tuple[str, str, str]], seeds
 
 
 def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str,
-             distill_overrides: Optional[Dict] = None) -> Dict:
+             synthetic: Path, distill_overrides: Optional[Dict] = None) -> Dict:
     """Trains, tracks and scores every row of `table` for one seed (reusing what is finished);
     `distill_overrides` (TrainConfig fields) apply to the rows trained with a teacher."""
     done_file = out / f'seed{seed}' / f'{table}_scores.json'
@@ -127,14 +129,15 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
     rows = TABLES[table]
     settings = [s for _, s, _ in rows]
     if 'teacher' in settings or any(needs_teacher(s) for s in settings):
-        train_setting(workspace, 'teacher', teacher_iterations, device, seed)
+        train_setting(workspace, 'teacher', teacher_iterations, device, seed, synthetic)
     folders = {}
     for name, setting, tracker_name in rows:
         if setting != 'teacher':
-            train_setting(workspace, setting, iterations, device, seed,
+            train_setting(workspace, setting, iterations, device, seed, synthetic,
                           overrides=distill_overrides if needs_teacher(setting) else None)
-        folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting, device=device)
-    scores = score(folders)
+        folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting, synthetic,
+                                      device=device)
+    scores = score(folders, synthetic)
     atomic_write_text(done_file, json.dumps(scores, indent=1))
     return scores
 
@@ -179,7 +182,6 @@ def prepare_benchmark(out: Path, train: int, test: int, frames: int) -> Path:
     from rgbt.synthetic import SequenceSpec, generate_benchmark
     root = out / 'data' / 'synthetic'
     generate_benchmark(root, 'rgbt234', {'train': train, 'test': test}, SequenceSpec(num_frames=frames), seed=0)
-    os.environ['SYNTHETIC_PATH'] = str(root)
     return root
 
 
@@ -215,12 +217,13 @@ def main(argv=None):
                                                           10.0 if device == 'cuda' else 1.0)
     teacher_iterations = teacher_iterations or 2 * iterations
     started = time.time()
-    prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
+    synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
     per_seed = {}
     for seed in range(args.seeds):
         print(f"\n== {args.table}, seed {seed}: students {iterations} iterations, teacher {teacher_iterations}",
               flush=True)
-        per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device, distill_overrides)
+        per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device, synthetic,
+                                  distill_overrides)
     text = summarise(args.table, per_seed, iterations, teacher_iterations, (time.time() - started) / 60,
                      args.test_sequences * args.test_frames)
     atomic_write_text(out / f'{args.table}.md', text)

@@ -7,9 +7,16 @@ from rgbt import demo
 
 def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
     out = tmp_path / 'demo'
+    import os
+    from pathlib import Path
     for name in ('SYNTHETIC_PATH', 'RGBT_RESULTS_PATH', 'CMD_PROFILE'):
-        monkeypatch.delenv(name, raising=False)          # the demo sets them; restored after the test
+        monkeypatch.delenv(name, raising=False)
+    workspace = os.environ['RGBT_WORKSPACE']
     demo.main(['--minutes', '0.5', '--out', str(out), '--device', 'cpu'])
+    # Paths are passed, not set: no environment variable changed, nothing written to the workspace.
+    assert os.environ['RGBT_WORKSPACE'] == workspace and not any(
+        name in os.environ for name in ('SYNTHETIC_PATH', 'RGBT_RESULTS_PATH', 'CMD_PROFILE'))
+    assert not (Path(workspace) / 'checkpoints').exists() and not (Path(workspace) / 'data').exists()
     report = out / 'report'
     for name in ('report.md', 'success_plot.png', 'precision_plot.png', 'sequence_strip.png', 'sequence.gif'):
         assert (report / name).stat().st_size > (300 if name.endswith('.md') else 1000), name
@@ -50,5 +57,5 @@ def test_tracking_runs_on_the_requested_device(tmp_path, monkeypatch):
     monkeypatch.setattr('pytracking.evaluation.running.run_dataset',
                         lambda sequences, trackers: captured.append(trackers[0]) or [])
     for device in ('cpu', 'cuda'):
-        experiments.track_setting(tmp_path, 'student', 'cmd_student', tmp_path / device, device=device)
+        experiments.track_setting(tmp_path, 'student', 'cmd_student', tmp_path / device, tmp_path / 'syn', device=device)
     assert [t.get_parameters().use_gpu for t in captured] == [False, True]
