@@ -107,6 +107,8 @@ def test_openvino_runs_the_same_graph_like_pytorch_in_float32(exported, network_
     for name in ob.FEATURE_OUTPUTS:
         torch.testing.assert_close(outputs[name], reference[name], atol=1e-4, rtol=1e-4)
     sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    with pytest.raises(ValueError, match='OpenVINO runs it inaccurately'):
+        ob.OpenVinoFrameFeatures(exported, int8=True)
     openvino = tracked_boxes(network_file, sequence, backend='openvino', onnx_dir=str(exported))
     np.testing.assert_allclose(openvino, tracked_boxes(network_file, sequence), atol=BOX_TOLERANCE, rtol=0)
 

@@ -4,12 +4,12 @@ updates), initialisation time, peak memory, and training iterations per second.
 
     python pytracking/util_scripts/benchmark_speed.py --nets cmd_teacher cmd_student cmd_student_origin \
         --device cpu --frames 30 --repeats 3 --json speed.json [--checkpoint cmd_student=PATH]
-        [--backends torch onnxruntime onnxruntime-int8 openvino-bf16 ...] [--sample-size 288]
+        [--backends torch torch-bf16 onnxruntime onnxruntime-int8 openvino openvino-bf16] [--sample-size 288]
 
 `--backends` measures tracking FPS and initialisation per backend and precision, each a column of
 the table: `torch`, `torch-bf16` (the `amp_dtype` autocast), and the exported features graph run by
-`onnxruntime` or `openvino` (CPU), as float32, `-bf16` (OpenVINO's precision hint) or `-int8`
-(static int8, calibrated on 16 patches of the benchmark's own frames). GFLOPs, memory and training
+`onnxruntime` or `openvino` (CPU), as float32, `-bf16` (OpenVINO's precision hint) or
+`onnxruntime-int8` (static int8, calibrated on 16 patches of the benchmark's own frames). GFLOPs, memory and training
 speed are measured once, on the PyTorch path.
 
 Random weights unless a checkpoint is given; with random weights the not-found threshold is
@@ -47,7 +47,6 @@ BACKENDS = {
     'torch': {}, 'torch-bf16': {'amp_dtype': 'bfloat16'},
     'onnxruntime': {'backend': 'onnxruntime'}, 'onnxruntime-int8': {'backend': 'onnxruntime', 'onnx_int8': True},
     'openvino': {'backend': 'openvino'}, 'openvino-bf16': {'backend': 'openvino', 'amp_dtype': 'bfloat16'},
-    'openvino-int8': {'backend': 'openvino', 'onnx_int8': True},
 }
 TRACKER_OF = {'cmd_teacher': 'cmd_teacher', 'cmd_student': 'cmd_student', 'cmd_student_origin': 'cmd_student'}
 
