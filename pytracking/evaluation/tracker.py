@@ -4,8 +4,8 @@ import os
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Tuple
 
 import numpy as np

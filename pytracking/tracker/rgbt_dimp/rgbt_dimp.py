@@ -67,11 +67,11 @@ class RGBTDiMP(BaseTracker):
         self.frame_num = 1
         sample_size = params.image_sample_size or params.net.training_crop_size() or 288
         self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
-        self.ort_features = None
+        self.exported_features = None
         if params.backend != 'torch':
             from pytracking.tracker.rgbt_dimp.onnx_backend import open_frame_features
             bf16 = params.amp_dtype == 'bfloat16'
-            self.ort_features = params.net.prepared(
+            self.exported_features = params.net.prepared(
                 (params.backend, sample_size, params.onnx_dir, params.onnx_int8, bf16),
                 lambda net: open_frame_features(net, params.net.resolve(), sample_size, params.onnx_dir,
                                                 params.onnx_int8, params.backend, bf16))
@@ -106,8 +106,8 @@ class RGBTDiMP(BaseTracker):
         With amp_dtype the network runs under autocast; the features are returned in float32, so the
         filter optimisation and the IoU-Net refinement always run in full precision. The exported-graph
         backends also return the IoU-Net test features ('iou_feat'), which their graph computes."""
-        if self.ort_features is not None:
-            out = self.ort_features(rgb_patches, tir_patches)
+        if self.exported_features is not None:
+            out = self.exported_features(rgb_patches, tir_patches)
             return {'layer2': out['layer2'], 'layer3': out['layer3'], 'classification': out['classification'],
                     'iou_feat': (out['iou_feat3'], out['iou_feat4'])}
         rgb = normalize(rgb_patches.to(self.device)).contiguous(memory_format=self.memory_format)
