@@ -589,20 +589,22 @@ def _format_rows(boxes: np.ndarray, delimiter: str) -> List[str]:
     return [delimiter.join(str(int(round(v))) for v in row) for row in boxes]
 
 
+# layout -> (RGB folder, TIR folder, RGB file name, TIR file name, number of the first frame)
+FRAME_NAMES = {
+    'gtot': ('v', 'i', '{:05d}v.jpg', '{:05d}i.jpg', 1),
+    'rgbt234': ('visible', 'infrared', '{:05d}v.jpg', '{:05d}i.jpg', 1),
+    'lasher': ('visible', 'infrared', 'v{:06d}.jpg', 'i{:06d}.jpg', 0),
+    'vtuav': ('rgb', 'ir', '{:06d}.jpg', '{:06d}.jpg', 0),
+}
+
+
 def sequence_frame_paths(layout: str, seq_dir: Path, num_frames: int) -> Tuple[List[Path], List[Path]]:
     """Image paths a sequence of `num_frames` has in `layout` (RGB, TIR)."""
-    if layout == 'gtot':
-        return ([seq_dir / 'v' / f"{i + 1:05d}v.jpg" for i in range(num_frames)],
-                [seq_dir / 'i' / f"{i + 1:05d}i.jpg" for i in range(num_frames)])
-    if layout == 'rgbt234':
-        return ([seq_dir / 'visible' / f"{i + 1:05d}v.jpg" for i in range(num_frames)],
-                [seq_dir / 'infrared' / f"{i + 1:05d}i.jpg" for i in range(num_frames)])
-    if layout == 'lasher':
-        return ([seq_dir / 'visible' / f"v{i:06d}.jpg" for i in range(num_frames)],
-                [seq_dir / 'infrared' / f"i{i:06d}.jpg" for i in range(num_frames)])
-    if layout == 'vtuav':
-        return ([seq_dir / 'rgb' / f"{i:06d}.jpg" for i in range(num_frames)],
-                [seq_dir / 'ir' / f"{i:06d}.jpg" for i in range(num_frames)])
+    if layout in FRAME_NAMES:
+        rgb_dir, tir_dir, rgb_name, tir_name, first = FRAME_NAMES[layout]
+        numbers = range(first, first + num_frames)
+        return ([seq_dir / rgb_dir / rgb_name.format(i) for i in numbers],
+                [seq_dir / tir_dir / tir_name.format(i) for i in numbers])
     raise ValueError(f"unknown layout {layout!r}; choose from {sorted(LAYOUTS)}")
 
 
