@@ -13,7 +13,7 @@ from pytracking.tracker.rgbt_dimp.rgbt_dimp import RGBTDiMP
 from pytracking.features.net_wrappers import NetworkFile
 from pytracking.utils.params import TrackerParams
 
-from test_tracker import StubRefinement, network_file, state_tracker  # noqa: F401 (network_file: a fixture)
+from test_tracker import StubRefinement, state_tracker
 
 
 def scripted_localisation(flags):

@@ -7,7 +7,6 @@ from pytracking import run_video
 from pytracking.utils import video_io
 from rgbt.synthetic.generator import SequenceSpec, render_sequence
 
-from test_tracker import network_file  # noqa: F401 (a fixture)
 
 SPEC = SequenceSpec(num_frames=8, width=96, height=80)
 
