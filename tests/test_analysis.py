@@ -3,7 +3,6 @@ file formats, policies for bad files, and the command line."""
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from pytracking.analysis import PROTOCOLS, evaluate, evaluate_folders, matlab_co
 from pytracking.analysis.evaluation import frame_measures
 from pytracking.analysis.results import ResultFileError, detect_prefix, load_tracker_results, read_result_file
 from pytracking import run_analysis
-from rgbt.benchmarks import GTOT, RGBT234, LasHeR, RGBTSequence, read_name_list
+from rgbt.benchmarks import GTOT, LasHeR, RGBTSequence, read_name_list
 
 from conftest import SHARED
 

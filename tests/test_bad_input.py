@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ltr.admin import loading
-from ltr.admin.model_constructor import UntrustedConstructorError, registered_builders
+from ltr.admin.model_constructor import registered_builders
 from ltr.data import image_loader
 from ltr.data.image_loader import ImageReadError, imread_rgb, read_frame_pair
 from ltr.data.sampler import RGBTDiMPSampler

@@ -146,7 +146,6 @@ def _ddp_rank_counts(rank, world_size, init_file, synthetic_dir, out_dir):
     """One DDP process: builds the training loader and reports its batch sizes and the global sample
     count of every step (all-reduced over the gloo group)."""
     import json
-    import os
     torch.distributed.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
     from ltr.train_settings.cmd.common import configure, train_loader
     from ltr.train_settings.cmd.config import PROFILES
