@@ -58,13 +58,14 @@ def synthetic_root(out: Path) -> Path:
     return out / 'data' / 'synthetic'
 
 
-def train_all(out: Path, minutes: float, device: str, seed: int = 0) -> None:
+def train_all(out: Path, minutes: float, device: str, seed: int = 0, distill_overrides=None) -> None:
     from rgbt.experiments import train_setting
     teacher, student = training_iterations(minutes, device)
     for setting in ('teacher', 'student', 'student_distill'):
         iterations = teacher if setting == 'teacher' else student
         stage(f"training {setting}: {iterations} iterations in {EPOCHS} epochs")
-        train_setting(out, setting, iterations, device, seed, synthetic_root(out), epochs=EPOCHS)
+        train_setting(out, setting, iterations, device, seed, synthetic_root(out), epochs=EPOCHS,
+                      overrides=distill_overrides if setting == 'student_distill' else None)
 
 
 def track_all(out: Path, device: str):
@@ -115,7 +116,8 @@ def animate(sequence, results, path: Path) -> None:
     write(render_frames(sequence, results, every=2, scale=0.5), path, fps=10)
 
 
-def write_report(out: Path, sequences, folders, minutes: float, started: float, device: str, seed: int = 0) -> Path:
+def write_report(out: Path, sequences, folders, minutes: float, started: float, device: str, seed: int = 0,
+                 distill_overrides=None) -> Path:
     from ltr.admin.loading import checkpoint_path, load_network
     from rgbt.experiments import checkpoint_dir
     from pytracking.analysis import evaluate_folders, plot_results
@@ -143,8 +145,9 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
             f"{evaluation.trackers[rows[0][0]]['frames']} frames. Budget {minutes:g} min on {device}, training seed {seed}; "
             f"this run took {(time.time() - started) / 60:.1f} min. Networks trained from random "
             f"initialisation (no ImageNet weights) at 128x128 crops, so absolute scores are low; "
-            f"the numbers come from the real training, tracker and evaluation code.", '',
-            *table, '', verdict, '',
+            f"the numbers come from the real training, tracker and evaluation code." +
+            (f" The CMD student's settings changed from the miniature's: {distill_overrides}." if distill_overrides else ''),
+            '', *table, '', verdict, '',
             '![success plot](success_plot.png) ![precision plot](precision_plot.png)', '',
             '![test sequence](sequence_strip.png)', '', '![test sequence, animated](sequence.gif)', '']
     atomic_write_text(report / 'report.md', '\n'.join(text))
@@ -161,7 +164,12 @@ def main(argv=None):
     parser.add_argument('--out', default=None, help='demo folder (default: <workspace>/demo)')
     parser.add_argument('--device', default='auto', choices=('auto', 'cpu', 'cuda'))
     parser.add_argument('--fresh', action='store_true', help='delete the demo folder first')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='a training setting of the CMD student (TrainConfig field), e.g. '
+                             'scfd_target_norm=channel_std; use a fresh --out (finished trainings are reused)')
     args = parser.parse_args(argv)
+    from rgbt.experiments import overrides_from
+    distill_overrides = overrides_from(parser, args.set)
     import torch
     device = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     from ltr.admin.environment import DEFAULT_WORKSPACE
@@ -177,10 +185,10 @@ def main(argv=None):
     sequences, frames = benchmark_size(args.minutes)
     stage(f"synthetic benchmark: {sequences['train']} train + {sequences['test']} test sequences of {frames} frames")
     generate_benchmark(synthetic_root(out), 'rgbt234', sequences, SequenceSpec(num_frames=frames), seed=0)
-    train_all(out, args.minutes, device, args.seed)
+    train_all(out, args.minutes, device, args.seed, distill_overrides)
     test_sequences, folders = track_all(out, device)
     stage('evaluation and report')
-    report = write_report(out, test_sequences, folders, args.minutes, started, device, args.seed)
+    report = write_report(out, test_sequences, folders, args.minutes, started, device, args.seed, distill_overrides)
     print(f"\nreport: {report}")
 
 

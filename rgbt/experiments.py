@@ -118,6 +118,18 @@ def iteration_budget(minutes: float, rows: Sequence[Tuple[str, str, str]], seeds
     return iterations, 2 * iterations
 
 
+def overrides_from(parser, pairs: Sequence[str]) -> Dict:
+    """TrainConfig fields from --set KEY=VALUE pairs, checked against the miniature configuration
+    (a bad key or value is the parser's error)."""
+    from ltr.train_settings.cmd.config import parse_assignments
+    try:
+        overrides = parse_assignments(pairs)
+        miniature_config(1, 0, **overrides)
+    except (KeyError, ValueError) as err:
+        parser.error(str(err.args[0] if err.args else err))
+    return overrides
+
+
 def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str,
              synthetic: Path, distill_overrides: Optional[Dict] = None) -> Dict:
     """Trains, tracks and scores every row of `table` for one seed (reusing what is finished);
@@ -201,12 +213,7 @@ def main(argv=None):
                         help="a training setting (TrainConfig field) of the distilled rows, e.g. "
                              "--set scfd_target_norm=channel_std (use a fresh --out: finished rows are reused)")
     args = parser.parse_args(argv)
-    from ltr.train_settings.cmd.config import parse_assignments
-    try:
-        distill_overrides = parse_assignments(args.set)
-        miniature_config(1, 0, **distill_overrides)
-    except (KeyError, ValueError) as err:
-        parser.error(str(err.args[0] if err.args else err))
+    distill_overrides = overrides_from(parser, args.set)
     import torch
     device = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     from ltr.admin.environment import DEFAULT_WORKSPACE
