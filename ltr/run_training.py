@@ -20,8 +20,8 @@ import cv2  # noqa: E402
 import torch  # noqa: E402
 
 from ltr.admin.settings import Settings  # noqa: E402
-from ltr.train_settings.cmd.config import (PROFILES, TrainConfig, parse_assignments,  # noqa: E402
-                                           profile_config)
+from ltr.train_settings.cmd.config import (DROPOUT_MODES, PROFILES, TrainConfig,  # noqa: E402
+                                           parse_assignments, profile_config)
 from rgbt.distill import REDUCTIONS, TARGET_NORMS  # noqa: E402
 
 # Command-line options that set a TrainConfig field: option destination -> field.
@@ -73,7 +73,7 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=None, help="seed of the network initialisation and of the training samples")
     parser.add_argument('--modality-dropout', type=float, default=None, metavar='P',
                         help='drop one modality of a test frame with probability P (default 0: the paper\'s recipe)')
-    parser.add_argument('--modality-dropout-mode', default=None, choices=('blank', 'hold'))
+    parser.add_argument('--modality-dropout-mode', default=None, choices=DROPOUT_MODES)
     parser.add_argument('--keep-checkpoints', type=int, default=None,
                         help='keep only the newest N epoch checkpoints (default: all, as pytracking)')
     return parser.parse_args(argv)

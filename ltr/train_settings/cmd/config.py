@@ -99,12 +99,8 @@ class TrainConfig:
 
     def replace(self, **overrides) -> 'TrainConfig':
         """A copy with `overrides` applied; an unknown key raises, naming the nearest fields."""
-        fields = field_types()
         for key in overrides:
-            if key not in fields:
-                near = difflib.get_close_matches(key, fields, n=3)
-                hint = f"; did you mean {', '.join(near)}?" if near else f"; fields: {', '.join(fields)}"
-                raise KeyError(f"unknown training setting {key!r}{hint}")
+            field_type(key)
         return dataclasses.replace(self, **overrides)
 
     def batch_size_for(self, role: str) -> int:
@@ -137,15 +133,19 @@ class TrainConfig:
         return '\n'.join(lines)
 
 
-def field_types() -> Dict[str, type]:
-    return typing.get_type_hints(TrainConfig)
+def field_type(key: str):
+    """The annotated type of TrainConfig field `key`; an unknown key raises, naming the nearest fields."""
+    fields = typing.get_type_hints(TrainConfig)
+    if key not in fields:
+        near = difflib.get_close_matches(key, fields, n=3)
+        hint = f"; did you mean {', '.join(near)}?" if near else f"; fields: {', '.join(fields)}"
+        raise KeyError(f"unknown training setting {key!r}{hint}")
+    return fields[key]
 
 
 def parse_value(key: str, text: str):
     """`text` converted to the type of field `key` ('none' for an optional field's None)."""
-    kind = field_types().get(key)
-    if kind is None:
-        TrainConfig().replace(**{key: None})        # raises the unknown-key error
+    kind = field_type(key)
     optional = typing.get_origin(kind) is typing.Union and type(None) in typing.get_args(kind)
     if optional:
         if text.lower() in ('none', 'null', ''):

@@ -96,9 +96,10 @@ def _export(module: nn.Module, inputs, path: Path, input_names, output_names, dy
 
 
 def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optional[Path] = None,
-                network_kind: Optional[str] = None) -> Dict:
+                network_kind: Optional[str] = None, source_sha256: Optional[str] = None) -> Dict:
     """Writes features.onnx, iou_predictor.onnx and onnx.json for `net` at `sample_size`; checks both
-    graphs with onnx.checker. BatchNorm is folded first (a copy; `net` is unchanged)."""
+    graphs with onnx.checker. BatchNorm is folded first (a copy; `net` is unchanged). `source_sha256`:
+    the source file's checksum when the caller has it (else it is computed)."""
     import copy
 
     import onnx
@@ -124,7 +125,7 @@ def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optiona
                           'boxes': 'xywh in patch pixels, (1, K, 4)'},
         'int8': None,
         'source': {'path': str(source) if source else None,
-                   'sha256': file_sha256(Path(source)) if source and Path(source).is_file() else None,
+                   'sha256': source_sha256 or (file_sha256(Path(source)) if source and Path(source).is_file() else None),
                    'kind': network_kind},
     }
     atomic_write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=1))
@@ -215,8 +216,6 @@ def calibration_patches(sequences: Sequence, sample_size: int, count: int, batch
 class ExportedFrameFeatures:
     """`features.onnx` (or its int8 version) run outside PyTorch, returning what the PyTorch path's
     RGBTDiMP.extract_features returns, plus the IoU features. Subclasses run the graph."""
-    runtime = ''
-
     def __init__(self, out_dir: Path, int8: bool = False):
         self.metadata = read_metadata(out_dir)
         if int8 and not self.metadata.get('int8'):
@@ -241,8 +240,6 @@ class ExportedFrameFeatures:
 
 class OrtFrameFeatures(ExportedFrameFeatures):
     """The features graph in an ONNX Runtime CPU session."""
-    runtime = 'onnxruntime'
-
     def __init__(self, out_dir: Path, int8: bool = False, threads: Optional[int] = None):
         super().__init__(out_dir, int8)
         self.session = session(self.graph, threads)
@@ -255,8 +252,6 @@ class OpenVinoFrameFeatures(ExportedFrameFeatures):
     """The features graph compiled by OpenVINO for the CPU (latency hint). `bf16` lets OpenVINO run
     in bfloat16 (AMX / AVX512-BF16 CPUs; on others it stays in float32); OpenVINO's own default on
     such CPUs is bf16, so float32 is asked for explicitly otherwise."""
-    runtime = 'openvino'
-
     def __init__(self, out_dir: Path, int8: bool = False, bf16: bool = False, threads: Optional[int] = None):
         if int8:
             # Measured (docs/deployment.md): OpenVINO runs our ONNX Runtime-quantised QDQ graph with a
@@ -277,13 +272,10 @@ class OpenVinoFrameFeatures(ExportedFrameFeatures):
         return [results[name] for name in FEATURE_OUTPUTS]
 
 
-RUNTIMES = {'onnxruntime': OrtFrameFeatures, 'openvino': OpenVinoFrameFeatures}
-
-
-def default_export_dir(network_file: Path, sample_size: int) -> Path:
+def default_export_dir(network_sha256: str, sample_size: int) -> Path:
     """Where the tracker exports a network on first use: <network_path>/onnx/<sha256[:12]>_s<size>."""
     from pytracking.evaluation.environment import env_settings
-    return Path(env_settings().network_path) / 'onnx' / f"{file_sha256(network_file)[:12]}_s{sample_size}"
+    return Path(env_settings().network_path) / 'onnx' / f"{network_sha256[:12]}_s{sample_size}"
 
 
 def open_frame_features(net: nn.Module, network_file: Path, sample_size: int, onnx_dir: Optional[str] = None,
@@ -292,20 +284,23 @@ def open_frame_features(net: nn.Module, network_file: Path, sample_size: int, on
     `bf16` for OpenVINO): the graphs in `onnx_dir` (default: a folder per network file and sample
     size), checked against the network file and the sample size; exported there first when the
     folder has none (the int8 graph needs export_onnx.py --int8)."""
-    folder = Path(onnx_dir) if onnx_dir else default_export_dir(network_file, sample_size)
+    if runtime not in ('onnxruntime', 'openvino'):
+        raise ValueError(f"runtime must be 'onnxruntime' or 'openvino', got {runtime!r}")
+    digest = file_sha256(network_file)             # read once: it names the folder and checks the graphs
+    folder = Path(onnx_dir) if onnx_dir else default_export_dir(digest, sample_size)
     if not (folder / METADATA_FILE).is_file():
-        export_onnx(net, folder, sample_size, source=network_file)
+        export_onnx(net, folder, sample_size, source=network_file, source_sha256=digest)
     metadata = read_metadata(folder)
     if int(metadata['sample_size']) != sample_size:
         raise ValueError(f"{folder} was exported at {metadata['sample_size']} pixels, the tracker samples "
                          f"{sample_size}: export again or set image_sample_size")
     recorded = metadata['source'].get('sha256')
-    if recorded and recorded != file_sha256(network_file):
+    if recorded and recorded != digest:
         raise ValueError(f"{folder} holds graphs of another network ({metadata['source'].get('path')}, sha256 "
                          f"{recorded[:12]}) than {network_file}; export this one or point onnx_dir elsewhere")
     if runtime == 'openvino':
         return OpenVinoFrameFeatures(folder, int8=int8, bf16=bf16)
-    return RUNTIMES[runtime](folder, int8=int8)
+    return OrtFrameFeatures(folder, int8=int8)
 
 
 def build_tensorrt_engine(onnx_path: Path, engine_path: Path, fp16: bool = True, max_batch: int = 16) -> Path:
