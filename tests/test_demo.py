@@ -59,3 +59,13 @@ def test_tracking_runs_on_the_requested_device(tmp_path, monkeypatch):
     for device in ('cpu', 'cuda'):
         experiments.track_setting(tmp_path, 'student', 'cmd_student', tmp_path / device, tmp_path / 'syn', device=device)
     assert [t.get_parameters().use_gpu for t in captured] == [False, True]
+
+
+def test_budget_gives_the_teacher_three_times_each_students_iterations():
+    """The split follows the rule and spends the training share of the budget (CPU costs per iteration)."""
+    from rgbt.experiments import CPU_SECONDS_PER_ITERATION as cost
+    for minutes in (15, 30):
+        teacher, student = demo.training_iterations(minutes, 'cpu')
+        assert teacher in range(demo.TEACHER_ITERATION_RATIO * student, demo.TEACHER_ITERATION_RATIO * (student + 1))
+        spent = teacher * cost['teacher'] + student * (cost['student'] + cost['distilled'])
+        assert 0.8 * 0.85 * 60 * minutes < spent <= 0.85 * 60 * minutes
