@@ -13,8 +13,8 @@ trainings (checkpoints), tracked sequences and scored seeds are reused.
 
 Tables: table1 (Table 1: Student, +SCFD, +SCFD+MPSD, +SCFD+MPSD+HFRD, and the teacher), table2
 (Table 2: SCFD targets AFD / SED / CED / SCFD), table3 (Table 3: fusion SAF / CAF / TF / MPSD
-under SCFD), table4 (Table 4: KD, FitNets and ReviewKD with two ResNet18 streams, ReviewKD with one,
-and ours; the MD baseline [29] is not implemented).
+under SCFD), table4 (Table 4: KD, FitNets and ReviewKD with two ResNet18 streams, ReviewKD and MD
+(reconstructed from its abstract, see ltr/train_settings/cmd/student_md.py) with one, and ours).
 """
 import argparse
 import json
@@ -40,14 +40,16 @@ TABLES: Dict[str, List[Tuple[str, str, str]]] = {   # (row name, training settin
                ('MPSD', 'student_scfd_mpsd', 'cmd_student')],
     'table4': [('KD (2 Res18)', 'student2_kd', 'cmd_student'), ('FitNets (2 Res18)', 'student2_fitnets', 'cmd_student'),
                ('ReviewKD (2 Res18)', 'student2_reviewkd', 'cmd_student'),
-               ('ReviewKD (1 Res18)', 'student_reviewkd', 'cmd_student'), ('Ours', 'student_distill', 'cmd_student')],
+               ('ReviewKD (1 Res18)', 'student_reviewkd', 'cmd_student'), ('MD (1 Res18)', 'student_md', 'cmd_student'),
+               ('Ours', 'student_distill', 'cmd_student')],
 }
 # The paper's PR/SR on RGBT234 for each row, printed beside the miniature's.
 PAPER = {'teacher': '84.4/60.1', 'student': '78.1/56.0', 'student_scfd': '80.3/57.4',
          'student_scfd_mpsd': '82.2/58.3', 'student_distill': '82.4/58.4', 'student_afd': '78.7/56.6',
          'student_sed': '79.2/56.5', 'student_ced': '79.6/56.6', 'student_scfd_saf': '81.9/58.0',
          'student_scfd_caf': '81.1/57.6', 'student_scfd_tf': '82.6/58.6', 'student2_kd': '78.4/56.2',
-         'student2_fitnets': '79.3/56.0', 'student2_reviewkd': '79.9/56.5', 'student_reviewkd': '80.5/56.3'}
+         'student2_fitnets': '79.3/56.0', 'student2_reviewkd': '79.9/56.5', 'student_reviewkd': '80.5/56.3',
+         'student_md': '80.0/55.4'}
 # Seconds per training iteration on 2 CPU cores at the smoke crops (batch 2), measured; only used
 # to turn --minutes into iteration counts.
 CPU_SECONDS_PER_ITERATION = {'teacher': 2.4, 'student': 0.8, 'distilled': 3.0}

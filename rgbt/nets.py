@@ -4,6 +4,8 @@ fusion and the single-stream ResNet18 student with MPSD fusion (and its ablation
 Both are an RGBTDiMPnet: backbone(s) -> per-modality features at levels 1-4 (conv1, layer1,
 layer2, layer3) -> fusion at layer2 and layer3 -> DiMP classifier on fused layer3 and IoU-Net on
 fused layer2 + layer3. The student runs its one ResNet18 on RGB and TIR in one batched call.
+Table 4's MD baseline uses image-level fusion instead (fusion='image'): RGB and TIR stacked as six
+input channels of one ResNet18, whose features are the fused features.
 """
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
@@ -34,12 +36,19 @@ class RGBTDiMPnet(nn.Module):
         fusion: ModuleDict layer name -> fusion module (rgb, tir) -> fused.
         classifier, bb_regressor: DiMP heads on the fused features.
         feature_extractor_tir: the thermal backbone of a two-stream net.
+        image_fusion: the backbone takes RGB and TIR stacked as 6 channels (image-level fusion, an
+            empty `fusion`); its features at every level are the fused ones and stand for both
+            modalities' features where per-modality features are asked for.
     """
 
     def __init__(self, feature_extractor: nn.Module, fusion: nn.ModuleDict, classifier: nn.Module,
                  bb_regressor: nn.Module, feature_extractor_tir: Optional[nn.Module] = None,
-                 classification_layer: str = 'layer3', bb_regressor_layer: Sequence[str] = FUSED_LAYERS):
+                 classification_layer: str = 'layer3', bb_regressor_layer: Sequence[str] = FUSED_LAYERS,
+                 image_fusion: bool = False):
         super().__init__()
+        if image_fusion and (feature_extractor_tir is not None or len(fusion)):
+            raise ValueError("image-level fusion has one backbone and no feature fusion modules")
+        self.image_fusion = image_fusion
         self.feature_extractor = feature_extractor
         self.feature_extractor_tir = feature_extractor_tir
         self.fusion = fusion
@@ -56,6 +65,9 @@ class RGBTDiMPnet(nn.Module):
         """(N, 3, H, W) images per modality -> (rgb_features, tir_features), dicts layer -> (N, C, h, w)."""
         if self.two_stream:
             return self.feature_extractor(rgb, layers), self.feature_extractor_tir(tir, layers)
+        if self.image_fusion:
+            joint = self.feature_extractor(torch.cat((rgb, tir), dim=1), layers)
+            return joint, joint
         both = self.feature_extractor(torch.cat((rgb, tir), dim=0), layers)   # one batched call
         rgb_feats, tir_feats = OrderedDict(), OrderedDict()
         for layer, feat in both.items():
@@ -66,6 +78,8 @@ class RGBTDiMPnet(nn.Module):
                       with_paths: bool = False):
         """Fused layer2/layer3 features; with_paths also returns {layer: (paths, weights)} of MPSD modules."""
         fused, paths = OrderedDict(), {}
+        if self.image_fusion:
+            fused.update((layer, rgb_feats[layer]) for layer in FUSED_LAYERS)
         for layer, module in self.fusion.items():
             if with_paths and isinstance(module, MPSD):
                 fused[layer], layer_paths, weights = module.forward_with_paths(rgb_feats[layer], tir_feats[layer])
@@ -135,11 +149,29 @@ def build_rgbt_dimpnet(backbone_name: str, two_stream: bool, fusion: str, backbo
     kwargs = dict(TRAINED_HEAD_KWARGS, **head_kwargs)
     classifier, bb_regressor = dimp_heads(dims, clf_feat_blocks=clf_feat_blocks, clf_feat_block=clf_feat_block,
                                           out_feature_dim=out_feature_dim, **kwargs)
-    fusion_modules = nn.ModuleDict({layer: create_fusion(fusion, dims[layer], **(fusion_kwargs or {}))
-                                    for layer in FUSED_LAYERS})
-    return RGBTDiMPnet(make_backbone(pretrained=backbone_pretrained), fusion_modules, classifier, bb_regressor,
+    image_fusion = fusion == 'image'
+    if image_fusion and two_stream:
+        raise ValueError("image-level fusion needs a one-stream backbone")
+    fusion_modules = nn.ModuleDict({} if image_fusion else {
+        layer: create_fusion(fusion, dims[layer], **(fusion_kwargs or {})) for layer in FUSED_LAYERS})
+    backbone = make_backbone(pretrained=backbone_pretrained)
+    if image_fusion:
+        stack_modalities_at_input(backbone)
+    return RGBTDiMPnet(backbone, fusion_modules, classifier, bb_regressor,
                        make_backbone(pretrained=backbone_pretrained) if two_stream else None,
-                       classification_layer=kwargs['classification_layer'])
+                       classification_layer=kwargs['classification_layer'], image_fusion=image_fusion)
+
+
+def stack_modalities_at_input(backbone: nn.Module) -> None:
+    """Image-level fusion: conv1 takes RGB and TIR stacked as 6 channels. Each half starts as half of
+    the 3-channel kernel (ImageNet's when the backbone was loaded pretrained), so an RGB-T pair of
+    equal images gives the 3-channel network's response: our choice, the MD paper [29] is not
+    available here."""
+    old = backbone.conv1
+    new = nn.Conv2d(2 * old.in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=False)
+    with torch.no_grad():
+        new.weight.copy_(torch.cat((old.weight, old.weight), dim=1) / 2)
+    backbone.conv1 = new
 
 
 @model_constructor
@@ -147,7 +179,7 @@ def cmd_student(fusion: str = 'mpsd', backbone_pretrained: bool = True, fusion_g
                 **head_kwargs) -> RGBTDiMPnet:
     """The CMD student: one ResNet18 for both modalities, `fusion` (mpsd / concat / saf / caf / tf) at
     layer2 and layer3, DiMP-18 heads. 'mpsd' is the CMD student (19.9 M parameters), 'concat'
-    Student-Origin (19.8 M). `fusion_gate`: softmax or sigmoid in MPSD's spatial attention (Eq. 5)."""
+    Student-Origin (19.8 M); 'image' stacks RGB and TIR at the input instead (Table 4's MD, 19.7 M). `fusion_gate`: softmax or sigmoid in MPSD's spatial attention (Eq. 5)."""
     fusion_kwargs = {'gate': fusion_gate} if fusion in ('mpsd', 'saf') else {}
     return build_rgbt_dimpnet('resnet18', False, fusion, backbone_pretrained, fusion_kwargs, **head_kwargs)
 
@@ -178,11 +210,13 @@ def init_from_dimp(net: RGBTDiMPnet, path: str, allow_legacy_pickle: bool = Fals
     mfDiMP. The fusion modules keep their initialisation."""
     state = load_checkpoint_file(checkpoint_path(path), allow_legacy_pickle=allow_legacy_pickle)['net']
     target = {}
+    own = net.state_dict()
     for key, value in state.items():
+        if net.image_fusion and key == 'feature_extractor.conv1.weight' and value.shape[1] * 2 == own[key].shape[1]:
+            value = torch.cat((value, value), dim=1) / 2       # as stack_modalities_at_input
         target[key] = value
         if net.two_stream and key.startswith('feature_extractor.'):
             target['feature_extractor_tir.' + key[len('feature_extractor.'):]] = value
-    own = net.state_dict()
     mismatched = [k for k, v in target.items() if k in own and own[k].shape != v.shape]
     if mismatched:
         key = mismatched[0]

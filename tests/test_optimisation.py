@@ -30,6 +30,27 @@ def test_init_from_dimp18_copies_backbone_and_heads_into_the_student(tmp_path):
     assert all(torch.equal(after['fusion.' + k], v) for k, v in fusion_before.items())     # fusion kept
 
 
+def test_image_level_fusion_student_from_dimp18_answers_equal_images_as_dimp18(tmp_path):
+    """Table 4's MD student stacks RGB and TIR at the input; initialised from DiMP-18, an RGB-T pair of
+    equal images gives DiMP-18's backbone features of that image (oracle: DiMP-18 itself), while a
+    different thermal image changes them."""
+    torch.manual_seed(0)
+    dimp = dimpnet18(backbone_pretrained=False, **TRAINED_HEAD_KWARGS).eval()
+    path = save_network(dimp, tmp_path / 'dimp18.pth.tar')
+    student = cmd_student(fusion='image', backbone_pretrained=False)
+    init_from_dimp(student, str(path))
+    student.eval()
+    assert 19.6 < sum(p.numel() for p in student.parameters()) / 1e6 < 19.8 and len(student.fusion) == 0
+    image, other = torch.randn(2, 1, 3, 64, 64).unbind(0)
+    with torch.no_grad():
+        fused = student.extract_features(image, image)
+        expected = dimp.feature_extractor(image, ['layer2', 'layer3'])
+        changed = student.extract_features(image, other)
+    for layer in ('layer2', 'layer3'):
+        torch.testing.assert_close(fused[layer], expected[layer], rtol=1e-4, atol=1e-5)
+    assert (changed['layer3'] - fused['layer3']).abs().mean() > 1e-2 * fused['layer3'].abs().mean()
+
+
 def test_init_from_dimp50_gives_both_teacher_streams_the_same_backbone(tmp_path):
     torch.manual_seed(0)
     dimp = dimpnet50(backbone_pretrained=False, **TRAINED_HEAD_KWARGS)

@@ -29,6 +29,7 @@ EXPECTED = {
     'student2_kd': ('ConcatFusion', True, {'kd'}, None),
     'student2_fitnets': ('ConcatFusion', True, {'mpsd_fus'}, None),
     'student2_reviewkd': ('ConcatFusion', True, {'scfd'}, 'reviewkd'),
+    'student_md': ('image', False, {'mpsd_fus'}, None),          # image-level fusion: no fusion module
 }
 TERMS = ('scfd', 'mpsd_fus', 'mpsd_p', 'hfrd', 'kd')
 
@@ -80,7 +81,11 @@ def test_setting_switches_on_exactly_its_terms(name, teacher, monkeypatch, tmp_p
     fusion, two_stream, terms, targets = EXPECTED[name]
     actor = captured['actor']
     student = getattr(actor.net, 'student', actor.net)
-    assert captured['role'] == 'student' and type(student.fusion['layer2']).__name__ == fusion
+    assert captured['role'] == 'student'
+    if fusion == 'image':
+        assert student.image_fusion and len(student.fusion) == 0 and student.feature_extractor.conv1.in_channels == 6
+    else:
+        assert not student.image_fusion and type(student.fusion['layer2']).__name__ == fusion
     assert student.two_stream == two_stream
     if targets is not None:
         assert actor.net.distill.scfd_targets == targets

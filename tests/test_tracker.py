@@ -610,3 +610,15 @@ def test_an_unknown_amp_dtype_is_refused_also_with_a_prepared_network(network_fi
     params.update(amp_dtype='int8')                       # the prepared network is cached already
     with pytest.raises(ValueError, match="amp_dtype must be one of"):
         Tracker('cmd_student', 'default').create_tracker(params).initialize(image, sequence.init_info())
+
+
+def test_image_level_fusion_student_tracks(synthetic_root, tmp_path):
+    """Table 4's MD student (RGB and TIR stacked at the input) runs through the same tracker."""
+    from ltr.admin.loading import save_network
+    from rgbt.nets import cmd_student
+    torch.manual_seed(0)
+    path = save_network(cmd_student(fusion='image', backbone_pretrained=False), tmp_path / 'md.pth.tar',
+                        settings={'output_sz': SAMPLE})
+    sequence = get_dataset('synthetic', root=synthetic_root, require_frames=True)[0]
+    boxes = np.array(Tracker('cmd_student', 'synthetic', net_path=str(path)).run_sequence(sequence)['target_bbox'])
+    assert boxes.shape == (len(sequence), 4) and np.all(np.isfinite(boxes)) and np.all(boxes[:, 2:] > 0)
