@@ -137,10 +137,13 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
     """Trains, tracks and scores every row of `table` for one seed (reusing what is finished);
     `distill_overrides` (TrainConfig fields) apply to the rows trained with a teacher."""
     done_file = out / f'seed{seed}' / f'{table}_scores.json'
-    if done_file.is_file():
-        return json.loads(done_file.read_text())
-    workspace = out / f'seed{seed}'
     rows = TABLES[table]
+    if done_file.is_file():
+        scores = json.loads(done_file.read_text())
+        if all(name in scores for name, _, _ in rows):
+            return scores
+        # The table has gained rows since: train and track those, reuse the rest.
+    workspace = out / f'seed{seed}'
     settings = [s for _, s, _ in rows]
     if 'teacher' in settings or any(needs_teacher(s) for s in settings):
         train_setting(workspace, 'teacher', teacher_iterations, device, seed, synthetic)

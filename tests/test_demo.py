@@ -69,3 +69,26 @@ def test_budget_gives_the_teacher_three_times_each_students_iterations():
         assert teacher in range(demo.TEACHER_ITERATION_RATIO * student, demo.TEACHER_ITERATION_RATIO * (student + 1))
         spent = teacher * cost['teacher'] + student * (cost['student'] + cost['distilled'])
         assert 0.8 * 0.85 * 60 * minutes < spent <= 0.85 * 60 * minutes
+
+
+def test_experiments_reuse_scored_seeds_and_complete_a_table_that_gained_rows(tmp_path, monkeypatch):
+    """A scored seed is not trained, tracked or scored again; after a row is added to the table the
+    seed is completed and scored with the new row (train_setting and track_setting themselves skip
+    finished checkpoints and tracked sequences: the old rows cost nothing)."""
+    from rgbt import experiments
+    trained, tracked = [], []
+    monkeypatch.setattr(experiments, 'train_setting', lambda ws, setting, *a, **k: trained.append(setting))
+    monkeypatch.setattr(experiments, 'track_setting', lambda ws, setting, *a, **k: tracked.append(setting) or setting)
+    monkeypatch.setattr(experiments, 'score', lambda folders, synthetic: {
+        name: {'PR': 1.0, 'NPR': 2.0, 'SR': float(len(setting))} for name, setting in folders.items()})
+    rows = [('Student', 'student', 'cmd_student'), ('Ours', 'student_distill', 'cmd_student')]
+    monkeypatch.setitem(experiments.TABLES, 'tableX', rows)
+    first = experiments.run_seed(tmp_path, 'tableX', 0, 8, 16, 'cpu', tmp_path / 'syn')
+    assert set(first) == {'Student', 'Ours'} and first['Ours']['SR'] == len('student_distill')
+    assert trained == ['teacher', 'student', 'student_distill'] and tracked == ['student', 'student_distill']
+    trained.clear(), tracked.clear()
+    assert experiments.run_seed(tmp_path, 'tableX', 0, 8, 16, 'cpu', tmp_path / 'syn') == first
+    assert trained == [] and tracked == []
+    monkeypatch.setitem(experiments.TABLES, 'tableX', rows + [('MD', 'student_md', 'cmd_student')])
+    grown = experiments.run_seed(tmp_path, 'tableX', 0, 8, 16, 'cpu', tmp_path / 'syn')
+    assert set(grown) == {'Student', 'Ours', 'MD'} and grown['MD']['SR'] == len('student_md')
