@@ -141,13 +141,15 @@ def write_report(out: Path, sequences, folders, minutes: float, started: float, 
     table = ['| Tracker | PR | NPR | SR | FPS | Params (M) |', '|---|---|---|---|---|---|']
     table += [f"| {n} | {pr:.1f} | {npr:.1f} | {sr:.1f} | {fps:.1f} | {p:.2f} |" for n, pr, npr, sr, fps, p in rows]
     distilled, origin = rows[2], rows[1]
+    teacher_iterations, student_iterations = training_iterations(minutes, device)
     verdict = ("The distilled student beats Student-Origin in SR" if round(distilled[3], 1) > round(origin[3], 1) else
                "At this budget the distilled student does NOT beat Student-Origin in SR") + \
               f" ({distilled[3]:.1f} vs {origin[3]:.1f})."
     text = ["# CMD-RGBT demo report", '',
             f"Synthetic RGB-T benchmark, test split: {len(evaluation.sequence_names)} sequences, "
             f"{evaluation.trackers[rows[0][0]]['frames']} frames. Budget {minutes:g} min on {device}, training seed {seed}; "
-            f"this run took {(time.time() - started) / 60:.1f} min. Networks trained from random "
+            f"this run took {(time.time() - started) / 60:.1f} min. Training iterations: teacher "
+            f"{teacher_iterations}, each student {student_iterations}. Networks trained from random "
             f"initialisation (no ImageNet weights) at 128x128 crops, so absolute scores are low; "
             f"the numbers come from the real training, tracker and evaluation code." +
             (f" The CMD student's settings changed from the miniature's: {distill_overrides}." if distill_overrides else ''),

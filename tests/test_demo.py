@@ -41,6 +41,8 @@ def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
         saved = torch.load(sorted(folder.glob('*.pth.tar'))[-1], weights_only=True)['settings']
         schedules.append((saved['config']['epochs'], saved['samples_per_epoch'], saved['batch_size']))
     assert schedules[0] == schedules[1]
+    teacher, student = demo.training_iterations(0.5, 'cpu')
+    assert f"Training iterations: teacher {teacher}, each student {student}." in text
     assert str(report / 'report.md') in capsys.readouterr().out
     # A second run reuses every finished stage.
     stamp = (out / 'checkpoints' / 'ltr' / 'cmd' / 'teacher').stat().st_mtime_ns
