@@ -22,7 +22,7 @@ from rgbt.synthetic import SequenceSpec, generate_benchmark
 from conftest import SAMPLE
 
 ITERATIONS = 40                # two epochs of 20 (batch 2, 128x128 crops): about a minute on 2 CPU cores
-MIN_SR = 27.0                  # measured 34.9 (2-core CPU); random weights 13.4
+MIN_SR = 27.0                  # measured 34.9 (2-core CPU, 2 threads); random weights 19.9
 # Refinement off (see above); the filter is optimised every 2nd frame instead of every 20th, so that
 # the online update acts within 40 frames.
 TRACKING = {'use_iou_net': False, 'train_skipping': 2}
@@ -39,8 +39,20 @@ def success_rate(net_path, sequences, **overrides) -> float:
     return 100 * float(np.mean([(overlaps > t).mean() for t in np.linspace(0, 1, 21)]))
 
 
+@pytest.fixture(scope='module', autouse=True)
+def two_torch_threads():
+    """The trained network, and so the success rate, depend on the float rounding of training, which
+    depends on torch's thread count (set per run from the machine's load by the tracking runner):
+    the same seed gave SR 34.9 trained with 2 threads and 24.7 with 1. Pinned, so the test is
+    reproducible; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope='module')
-def trained_and_random(tmp_path_factory):
+def trained_and_random(tmp_path_factory, two_torch_threads):
     workspace = tmp_path_factory.mktemp('trained')
     train = generate_benchmark(workspace / 'train', 'rgbt234', {'train': 4, 'test': 1},
                                SequenceSpec(num_frames=50, width=160, height=128), seed=5, progress=False)
