@@ -41,6 +41,10 @@ def test_demo_end_to_end_tiny_budget(tmp_path, monkeypatch, capsys):
         saved = torch.load(sorted(folder.glob('*.pth.tar'))[-1], weights_only=True)['settings']
         schedules.append((saved['config']['epochs'], saved['samples_per_epoch'], saved['batch_size']))
     assert schedules[0] == schedules[1]
+    # The demo's CMD student normalises SCFD's targets (our choice, stated in the report); Student-Origin has no SCFD.
+    folder = out / 'checkpoints' / 'ltr' / 'cmd' / 'student_distill'
+    config = torch.load(sorted(folder.glob('*.pth.tar'))[-1], weights_only=True)['settings']['config']
+    assert config['scfd_target_norm'] == 'channel_std' and str(demo.DEMO_DISTILL_SETTINGS) in text
     teacher, student = demo.training_iterations(0.5, 'cpu')
     assert f"Training iterations: teacher {teacher}, each student {student}." in text
     assert str(report / 'report.md') in capsys.readouterr().out
