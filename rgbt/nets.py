@@ -170,8 +170,13 @@ def stack_modalities_at_input(backbone: nn.Module) -> None:
     old = backbone.conv1
     new = nn.Conv2d(2 * old.in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=False)
     with torch.no_grad():
-        new.weight.copy_(torch.cat((old.weight, old.weight), dim=1) / 2)
+        new.weight.copy_(stacked_input_kernel(old.weight))
     backbone.conv1 = new
+
+
+def stacked_input_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """A (out, 3, k, k) conv1 kernel as the (out, 6, k, k) kernel of RGB and TIR stacked: half of it per modality."""
+    return torch.cat((weight, weight), dim=1) / 2
 
 
 @model_constructor
@@ -213,7 +218,7 @@ def init_from_dimp(net: RGBTDiMPnet, path: str, allow_legacy_pickle: bool = Fals
     own = net.state_dict()
     for key, value in state.items():
         if net.image_fusion and key == 'feature_extractor.conv1.weight' and value.shape[1] * 2 == own[key].shape[1]:
-            value = torch.cat((value, value), dim=1) / 2       # as stack_modalities_at_input
+            value = stacked_input_kernel(value)
         target[key] = value
         if net.two_stream and key.startswith('feature_extractor.'):
             target['feature_extractor_tir.' + key[len('feature_extractor.'):]] = value
