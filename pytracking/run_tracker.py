@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
+from ltr.admin.loading import CheckpointError  # noqa: E402
 from pytracking.evaluation.datasets import DATASETS, get_dataset  # noqa: E402
 from pytracking.evaluation.running import run_dataset  # noqa: E402
 from pytracking.evaluation.tracker import Tracker, load_parameters  # noqa: E402
@@ -79,7 +80,10 @@ def main(argv=None) -> int:
     if dataset_name is None:
         dataset_name = args.tracker_param if args.tracker_param in DATASETS else \
             load_parameters(args.tracker_name, args.tracker_param).default_dataset
-    dataset = get_dataset(dataset_name, require_frames=True)
+    try:
+        dataset = get_dataset(dataset_name, require_frames=True)
+    except (ValueError, FileNotFoundError) as err:       # AnnotationError, UnsafeNameError, a missing root
+        raise SystemExit(f"{dataset_name}: {err}") from None
     if args.sequence is not None:
         dataset = select_sequence(dataset, args.sequence, dataset_name)
     try:
@@ -88,7 +92,10 @@ def main(argv=None) -> int:
         raise SystemExit(str(err)) from None
     tracker = Tracker(args.tracker_name, args.tracker_param, args.runid, net_path=args.net, simulate_missing=simulation,
                       param_overrides=backend_overrides(args))
-    tracker.get_parameters().net.resolve()            # a missing network fails before any work starts
+    try:        # a missing or broken network fails before anything is written (network.json included)
+        tracker.get_parameters().net.training_crop_size()
+    except (FileNotFoundError, CheckpointError) as err:
+        raise SystemExit(str(err)) from None
     print(f"{args.tracker_name}/{args.tracker_param} on {dataset_name}: {len(dataset)} sequences -> {tracker.results_dir}")
     statuses = run_dataset(dataset, [tracker], debug=args.debug, threads=args.threads, num_gpus=args.num_gpus)
     failed = [s for s in statuses if s['status'] == 'failed']

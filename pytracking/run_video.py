@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 import numpy as np  # noqa: E402
 
 from ltr.admin.atomic import atomic_savetxt  # noqa: E402
+from ltr.admin.paths import OverwriteError, check_output, same_file  # noqa: E402
 from ltr.data.image_loader import ImageReadError, imread_rgb  # noqa: E402
 from pytracking.evaluation.running import set_num_threads  # noqa: E402
 from pytracking.evaluation.tracker import Tracker, track_frames  # noqa: E402
@@ -26,7 +27,7 @@ from pytracking.run_tracker import add_backend_arguments, backend_overrides  # n
 from pytracking.utils.missing_modality import ModalityGuard  # noqa: E402
 from pytracking.utils.video_io import (CameraPairSource, FolderPairSource, StreamEnded, VideoPairSource,  # noqa: E402
                                        VideoSink, annotated_frame, camera_id, decoded, gui_available)
-from rgbt.benchmarks import invalid_box_reason  # noqa: E402
+from rgbt.benchmarks import first_box_reason  # noqa: E402
 
 _logger = logging.getLogger('run_video')
 
@@ -40,9 +41,11 @@ def parse_args(argv=None):
     parser.add_argument('--rgb-camera', help='RGB camera index or stream URL')
     parser.add_argument('--tir-camera', help='thermal camera index or stream URL')
     parser.add_argument('--init', default=None, help='x,y,w,h of the target in the first frame (default: drawn)')
-    parser.add_argument('--out', default=None, help='box file (default: <rgb>/../<tracker>_boxes.txt, '
-                                                    'or <tracker>_camera_boxes.txt for cameras)')
+    parser.add_argument('--out', default=None, help='box file (default: <rgb name>_<tracker>_boxes.txt beside the '
+                                                    'RGB input, or <tracker>_camera_boxes.txt for cameras)')
     parser.add_argument('--save-video', type=Path, default=None, help='mp4 of RGB and TIR side by side with the box')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing output files (an output is never allowed to replace an input)')
     parser.add_argument('--net', default=None)
     parser.add_argument('--missing-modality', default=None, choices=('fail', 'hold', 'zeros'),
                         help="a missing, unreadable or blank frame of one modality: stop (default for files), "
@@ -77,6 +80,29 @@ def open_source(parser, args):
         parser.error(str(err))
 
 
+def default_box_file(args) -> Path:
+    """The box file for the input: named after it, so that two clips in one folder do not share one."""
+    if args.rgb is None:
+        return Path(f"{args.tracker_name}_camera_boxes.txt")
+    return args.rgb.parent / f"{args.rgb.stem if args.rgb.is_file() else args.rgb.name}_{args.tracker_name}_boxes.txt"
+
+
+def check_outputs(parser, args) -> Path:
+    """The box file; refuses (before any tracking) outputs that are inputs, folders, or existing files
+    without --overwrite."""
+    out = Path(args.out) if args.out else default_box_file(args)
+    inputs = [args.rgb, args.tir]
+    if args.save_video is not None and same_file(args.save_video, out):
+        parser.error(f"--save-video and the box file are the same file {out}")
+    try:
+        for path, what in ((out, 'box file'), (args.save_video, '--save-video')):
+            if path is not None:
+                check_output(path, inputs, args.overwrite, what)
+    except OverwriteError as err:
+        parser.error(str(err))
+    return out
+
+
 def initial_box(parser, args, rgb: np.ndarray, window: bool) -> np.ndarray:
     if args.init is None:
         if not window:
@@ -91,22 +117,23 @@ def initial_box(parser, args, rgb: np.ndarray, window: bool) -> np.ndarray:
             init = np.array([float(v) for v in args.init.split(',')], dtype=np.float64)
         except ValueError:
             init = np.zeros(0)
-    reason = invalid_box_reason(init)
+    reason = first_box_reason(init, rgb.shape[1], rgb.shape[0])
     if reason is not None:
-        parser.error(f"--init must be x,y,w,h with positive w and h, got {args.init!r}: {reason}")
+        parser.error(f"--init must be x,y,w,h of a box in the first frame, got {args.init!r}: {reason}")
     return init
 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     parser, args = parse_args(argv)
+    out = check_outputs(parser, args)
     source, imread = open_source(parser, args)
     policy = args.missing_modality or ('hold' if source.is_live else 'fail')
     window = not args.no_window and gui_available()
     tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net, param_overrides=backend_overrides(args))
     params = tracker.get_parameters()
     params.update(resize_tir=args.resize_tir, missing_modality=policy)
-    threads = set_num_threads()
+    threads = set_num_threads(params.get('threads'))
     guard = ModalityGuard(policy, args.resize_tir, imread=imread)
     sink = VideoSink(args.save_video, source.fps)
     boxes, times, stop_reason, failed = [], [], None, False
@@ -135,8 +162,6 @@ def main(argv=None) -> int:
         sink.close()
         if isinstance(source, CameraPairSource):
             source.release()
-    out = Path(args.out) if args.out else (args.rgb.parent / f"{args.tracker_name}_boxes.txt" if args.rgb
-                                            else Path(f"{args.tracker_name}_camera_boxes.txt"))
     if boxes:
         atomic_savetxt(out, np.asarray(boxes), fmt='%.2f', delimiter=',')
     for frame, modality, reason in guard.records:

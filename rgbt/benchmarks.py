@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ltr.admin.paths import UnsafeNameError, plain_name
+
 PathLike = Union[str, os.PathLike]
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -36,7 +38,12 @@ class AnnotationError(ValueError):
 
 
 def read_text_lines(path: PathLike) -> List[str]:
-    """Non-empty, stripped lines; any line ending (LF, CRLF, bare CR) splits lines.
+    """Non-empty, stripped lines (see read_numbered_lines)."""
+    return [line for _, line in read_numbered_lines(path)]
+
+
+def read_numbered_lines(path: PathLike) -> List[Tuple[int, str]]:
+    """(line number, text) of the non-empty lines, stripped; any line ending (LF, CRLF, bare CR) splits lines.
 
     UTF-8 (with or without a byte-order mark) and UTF-16 with a byte-order mark (as some Windows
     tools save annotation files) are read; anything else is an AnnotationError naming the file."""
@@ -51,7 +58,7 @@ def read_text_lines(path: PathLike) -> List[str]:
         raise AnnotationError(f"{path} is not UTF-8 or UTF-16 text (byte {err.start}: {err.reason}); "
                               f"save it as UTF-8") from None
     text = text.replace('\r\n', '\n').replace('\r', '\n')
-    return [line.strip() for line in text.split('\n') if line.strip()]
+    return [(number, line.strip()) for number, line in enumerate(text.split('\n'), start=1) if line.strip()]
 
 
 def _parse_rows_slowly(path: Path, lines: List[str], columns: Sequence[int]) -> np.ndarray:
@@ -116,13 +123,52 @@ def invalid_box_reason(box) -> Optional[str]:
     return "its width and height must be positive"
 
 
+def first_box_reason(box, width: int, height: int) -> Optional[str]:
+    """Why `box` cannot start tracking in a `width` x `height` first frame, or None: the rule of
+    invalid_box_reason, and the box must overlap the image and be at most twice its size (a box
+    of 1e300 or one 5000 px outside a 128x96 frame would be tracked as nonsense)."""
+    reason = invalid_box_reason(box)
+    if reason is not None:
+        return reason
+    x, y, w, h = np.asarray(box, dtype=np.float64).reshape(-1)
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        return f"it does not overlap the {width}x{height} image"
+    if w > 2 * width or h > 2 * height:
+        return f"it is more than twice the size of the {width}x{height} image"
+    return None
+
+
 def corners_to_ltwh(corners: np.ndarray) -> np.ndarray:
     """(N, 4) [x1, y1, x2, y2] -> [x, y, w, h] with w = x2 - x1 (GTOT convention, no +1)."""
     return np.concatenate((corners[:, :2], corners[:, 2:4] - corners[:, :2]), axis=1)
 
 
 def read_name_list(path: PathLike) -> List[str]:
-    return read_text_lines(path)
+    """Sequence names, one per line. Each must be a plain name (it becomes part of result file paths:
+    `/elsewhere/seq` or `../seq` would write outside the results folder) and appear once (a name
+    listed twice would be scored twice); otherwise an AnnotationError naming the file and line."""
+    names, seen = [], {}
+    for number, name in read_numbered_lines(path):
+        try:
+            plain_name(name, f"{path}, line {number}")
+        except UnsafeNameError as err:
+            raise AnnotationError(str(err)) from None
+        if name in seen:
+            raise AnnotationError(f"{path}, line {number}: {name!r} is listed again (first on line {seen[name]})")
+        seen[name] = number
+        names.append(name)
+    return names
+
+
+def read_flag(text: str, path: PathLike, number: int) -> bool:
+    """An attribute flag: 0 or 1 (also written 0.0 / 1.0); anything else is an AnnotationError."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value not in (0.0, 1.0):
+        raise AnnotationError(f"{path}, line {number}: attribute flag {text!r} is not 0 or 1")
+    return value == 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,13 +258,13 @@ def _read_attribute_columns(attr_dir: Path, names_file: Path, attributes: Sequen
         path = attr_dir / f"{attribute}.txt"
         if not path.is_file():
             continue
-        values = read_text_lines(path)
+        values = read_numbered_lines(path)
         if len(values) != len(names):
             raise AnnotationError(f"{path}: {len(values)} lines but {len(names)} names in {names_file}")
-        flags[attribute] = values
+        flags[attribute] = [read_flag(text, path, number) for number, text in values]
     result = {}
     for index, name in enumerate(names):
-        result[name] = tuple(a for a in attributes if a in flags and flags[a][index] == '1')
+        result[name] = tuple(a for a in attributes if a in flags and flags[a][index])
     return result
 
 
@@ -405,7 +451,7 @@ class LasHeR(RGBTBenchmark):
             flags = read_text_lines(path)[0].split(',') if path.stat().st_size else []
             if len(flags) != len(order):
                 raise AnnotationError(f"{path}: {len(flags)} attribute flags, expected {len(order)}")
-            result[path.stem] = tuple(a for a, f in zip(order, flags) if f.strip() == '1')
+            result[path.stem] = tuple(a for a, f in zip(order, flags) if read_flag(f.strip(), path, 1))
         return result
 
 

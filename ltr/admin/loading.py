@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import logging
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from ltr.admin.atomic import atomic_write
+from ltr.admin.limits import LimitError, check_limit
 from ltr.admin.model_constructor import NetConstructor, UntrustedConstructorError
 
 _logger = logging.getLogger(__name__)
@@ -58,14 +60,34 @@ def checkpoint_path(network_dir: Union[str, Path], checkpoint: Union[None, int, 
     else:
         path = Path(network_dir)
         if path.is_dir():
-            pattern = '*.pth.tar' if checkpoint is None else f'*_ep{int(checkpoint):04d}.pth.tar'
-            candidates = sorted(path.glob(pattern))
-            if not candidates:
-                raise FileNotFoundError(f"No checkpoint matching '{pattern}' in {path}")
-            path = candidates[-1]
+            path = latest_epoch_file(path, checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"Network file {path} does not exist")
     return path
+
+
+EPOCH_FILE = re.compile(r'^(?P<net>.+)_ep(?P<epoch>\d+)\.pth\.tar$')     # pytracking's <Net>_ep%04d.pth.tar
+
+
+def latest_epoch_file(folder: Path, epoch: Optional[int] = None) -> Path:
+    """The checkpoint of `folder` with the highest epoch number in pytracking's file pattern (or epoch
+    `epoch`); other files there (a `backup.pth.tar`) are never picked by name order. Logs the choice."""
+    epochs = {}
+    for candidate in folder.glob('*.pth.tar'):
+        match = EPOCH_FILE.match(candidate.name)
+        if match:
+            epochs.setdefault(int(match['epoch']), []).append(candidate)
+    if epoch is not None:
+        epochs = {e: files for e, files in epochs.items() if e == int(epoch)}
+    if not epochs:
+        wanted = f"epoch {int(epoch)} (*_ep{int(epoch):04d}.pth.tar)" if epoch is not None else 'any epoch'
+        raise FileNotFoundError(f"No checkpoint <Net>_epNNNN.pth.tar of {wanted} in {folder}")
+    latest = max(epochs)
+    if len(epochs[latest]) > 1:
+        raise FileNotFoundError(f"{folder} has several checkpoints of epoch {latest}: "
+                                f"{', '.join(sorted(p.name for p in epochs[latest]))}; pass the file itself")
+    _logger.info("network %s (the latest epoch in %s)", epochs[latest][0].name, folder)
+    return epochs[latest][0]
 
 
 def save_checkpoint(state: dict, path: Union[str, Path]) -> Path:
@@ -126,11 +148,28 @@ def check_checkpoint_container(path: Union[str, Path]) -> None:
         if not zipfile.is_zipfile(path):
             raise CheckpointError(f"{path} is a truncated or damaged checkpoint: its zip directory is missing "
                                   f"({path.stat().st_size} bytes; an interrupted copy or save?)")
+        try:
+            check_expanded_size(path)
+        except LimitError as err:
+            raise CheckpointError(str(err)) from None
         return
     if head[0] == _PICKLE_PROTOCOL:
         return
     looks_like = 'a text file' if _is_text(head) else 'binary data of an unknown kind'
     raise CheckpointError(f"{path} is not a PyTorch checkpoint: it is {looks_like} (begins with {head[:16]!r})")
+
+
+def check_expanded_size(path: Path) -> None:
+    """Bounds what loading a zip checkpoint allocates, from its directory and before any entry is read:
+    the uncompressed total (`checkpoint_bytes`) and each entry's compression ratio (torch.save stores
+    entries uncompressed, so a highly compressed entry is a crafted file)."""
+    with zipfile.ZipFile(path) as archive:
+        entries = archive.infolist()
+    check_limit('checkpoint_bytes', sum(e.file_size for e in entries), str(path), 'uncompressed size (bytes)')
+    for entry in entries:
+        if entry.compress_type != zipfile.ZIP_STORED and entry.file_size > 1 << 20:
+            check_limit('compression_ratio', entry.file_size // max(entry.compress_size, 1), str(path),
+                        f"entry {entry.filename} compression ratio")
 
 
 def _is_text(head: bytes) -> bool:
@@ -182,6 +221,8 @@ def constructor_of(checkpoint: dict) -> Optional[NetConstructor]:
         return None
     if isinstance(data, dict):
         return NetConstructor.from_dict(data)
+    if not hasattr(data, 'fun_name'):
+        raise UntrustedConstructorError(f"'constructor' is a {type(data).__name__}, not a constructor record")
     return NetConstructor(data.fun_name, data.fun_module, getattr(data, 'args', ()), getattr(data, 'kwds', {}))
 
 
@@ -219,18 +260,59 @@ def load_network(network_dir: Union[str, Path], checkpoint: Union[None, int, str
     """
     path = checkpoint_path(network_dir, checkpoint)
     checkpoint_dict = load_checkpoint_file(path, allow_legacy_pickle=allow_legacy_pickle)
-    constructor = constructor_of(checkpoint_dict)
+    try:
+        constructor = constructor_of(checkpoint_dict)
+    except UntrustedConstructorError as err:
+        raise CheckpointError(f"{path}: {err}") from None
     if constructor is None or 'net' not in checkpoint_dict:
         raise CheckpointError(f"{path} has no 'constructor' and 'net' entries: it is not a network checkpoint "
                               f"(keys: {sorted(map(str, checkpoint_dict))[:8]})")
+    state = checkpoint_dict['net']
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: 'net' is a {type(state).__name__}, not a state_dict of tensors")
     if expected_kind is not None:
         check_network_kind(checkpoint_dict, path, expected_kind, role)
     kwargs.setdefault('backbone_pretrained', False)
-    try:
-        net = constructor.get(**kwargs)
-    except UntrustedConstructorError as err:
-        raise CheckpointError(f"{path}: {err}") from None
-    net.load_state_dict(checkpoint_dict['net'])
+    # Built first on the meta device (no memory), so that arguments the weights do not fit are
+    # refused before anything is allocated; then for real.
+    with torch.device('meta'):
+        skeleton = _build(constructor, path, kwargs)
+    check_weights(skeleton.state_dict(), state, path)
+    net = _build(constructor, path, kwargs)
+    net.load_state_dict(state)
     net.constructor = constructor
     net.constructor.kwds.update(kwargs)
     return net, checkpoint_dict
+
+
+def _build(constructor: NetConstructor, path: Path, kwargs) -> nn.Module:
+    """The network of `constructor`; CheckpointError naming the file when its arguments are refused
+    or do not build (a wrong type or value)."""
+    try:
+        return constructor.get(**kwargs)
+    except UntrustedConstructorError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    except (TypeError, ValueError, RuntimeError, AttributeError, KeyError) as err:
+        raise CheckpointError(f"{path}: the stored constructor {constructor.fun_name} does not build a network "
+                              f"({type(err).__name__}: {err})") from None
+
+
+def check_weights(expected: dict, state: dict, path: Path) -> None:
+    """Refuses a state_dict that does not fit the network (missing, unexpected or mis-shaped tensors),
+    holds integers where the network has floats (it would load as a network of zeros), or holds NaN
+    or Inf (every frame would track as the first box); the error names the file and the first bad tensor."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: the weights do not fit the stored constructor (missing "
+                              f"{missing[:3]}, unexpected {unexpected[:3]})")
+    for key, reference in expected.items():
+        tensor = state[key]
+        if tuple(tensor.shape) != tuple(reference.shape):
+            raise CheckpointError(f"{path}: weight {key} has shape {tuple(tensor.shape)}, the network "
+                                  f"expects {tuple(reference.shape)}")
+        if reference.is_floating_point() and not tensor.is_floating_point():
+            raise CheckpointError(f"{path}: weight {key} holds {tensor.dtype} values, not floating point")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: weight {key} holds non-finite values (NaN or Inf): the "
+                                  f"network is broken (a diverged training run?)")

@@ -15,6 +15,8 @@ import importlib
 import math
 from typing import Any, Callable, Dict, Tuple
 
+from ltr.admin.limits import bound
+
 # Modules whose import registers builders. A checkpoint may name only these modules; importing one
 # runs this package's own code, never the file's.
 BUILDER_MODULES = ('ltr.models.tracking.dimpnet', 'rgbt.nets')
@@ -45,23 +47,32 @@ def resolve_builder(fun_module: str, fun_name: str) -> Callable:
     return _REGISTRY[key]
 
 
-def check_plain(value: Any, where: str = 'argument') -> None:
-    """Raises UntrustedConstructorError unless `value` is plain data (see the module docstring)."""
-    if value is None or isinstance(value, (bool, int, str)):
+def check_plain(value: Any, where: str = 'argument', depth: int = 0) -> None:
+    """Raises UntrustedConstructorError unless `value` is plain data (see the module docstring), nested
+    at most `plain_depth` deep, with every integer within `builder_int` (ltr.admin.limits: a builder
+    argument sizes tensors, and 10**9 bins would allocate gigabytes before any weight is checked)."""
+    if depth > bound('plain_depth'):
+        raise UntrustedConstructorError(f"{where} is nested more than {bound('plain_depth')} deep")
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if abs(value) > bound('builder_int'):
+            raise UntrustedConstructorError(f"{where} is {value:,}, above the bound of {bound('builder_int'):,} "
+                                            f"for a builder argument (RGBT_MAX_BUILDER_INT raises it)")
         return
     if isinstance(value, float):
-        if math.isnan(value):
-            raise UntrustedConstructorError(f"{where} is NaN")
+        if not math.isfinite(value):
+            raise UntrustedConstructorError(f"{where} is {value}")
         return
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            check_plain(item, f'{where}[{index}]')
+            check_plain(item, f'{where}[{index}]', depth + 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise UntrustedConstructorError(f"{where} has a non-string key {key!r}")
-            check_plain(item, f'{where}[{key!r}]')
+            check_plain(item, f'{where}[{key!r}]', depth + 1)
         return
     raise UntrustedConstructorError(f"{where} is a {type(value).__name__}, not plain data")
 
@@ -99,7 +110,16 @@ class NetConstructor:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> 'NetConstructor':
-        return cls(data['fun_name'], data['fun_module'], data.get('args', ()), data.get('kwds', {}))
+        """From the stored plain data; UntrustedConstructorError naming what is missing or mistyped."""
+        for key in ('fun_name', 'fun_module'):
+            if not isinstance(data.get(key), str):
+                raise UntrustedConstructorError(f"constructor entry {key!r} is {data.get(key)!r}, not a name")
+        args, kwds = data.get('args', ()), data.get('kwds', {})
+        if not isinstance(args, (list, tuple)):
+            raise UntrustedConstructorError(f"constructor 'args' is a {type(args).__name__}, not a list")
+        if not isinstance(kwds, dict):
+            raise UntrustedConstructorError(f"constructor 'kwds' is a {type(kwds).__name__}, not a dict")
+        return cls(data['fun_name'], data['fun_module'], args, kwds)
 
     def __repr__(self) -> str:
         return f"NetConstructor({self.fun_module}.{self.fun_name}, args={self.args}, kwds={self.kwds})"

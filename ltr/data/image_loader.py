@@ -9,9 +9,12 @@ end-of-image marker is checked before decoding (a few bytes read from the file's
 """
 import logging
 import os
+import warnings
 
 import cv2
 import numpy as np
+
+from ltr.admin.limits import LimitError, bound, check_limit
 
 _logger = logging.getLogger(__name__)
 _jpeg4py = None
@@ -74,20 +77,54 @@ def _decode_with_jpeg4py(module, path: str):
         return None
 
 
+def check_header(path: str) -> None:
+    """Reads the image's header (not its pixels) and refuses a width x height above the
+    `image_pixels` bound (ltr.admin.limits) before anything is decoded: a 285 KB PNG can declare
+    20000x15000 pixels. Warns once per folder about 16-bit images (decoded to 8 bits by dropping the
+    low byte, which leaves a radiometric thermal frame with a few grey levels)."""
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                (width, height), mode = image.size, image.mode
+    except Image.DecompressionBombError:
+        raise ImageReadError(f"image {path}: its header declares more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels, above "
+                         f"the bound of {bound('image_pixels'):,} (RGBT_MAX_IMAGE_PIXELS raises it)") from None
+    except (OSError, SyntaxError, ValueError):
+        return          # a header PIL does not know: the decoder below decides
+    try:
+        check_limit('image_pixels', width * height, f"image {path}", f"width x height ({width}x{height})")
+    except LimitError as err:
+        raise ImageReadError(str(err)) from None
+    if mode.startswith('I;16') or mode == 'I':
+        folder = os.path.dirname(path)
+        if folder not in _warned_16bit:
+            _warned_16bit.add(folder)
+            _logger.warning("%s is a 16-bit image: it is decoded to 8 bits by dropping the low byte, which can "
+                            "leave a radiometric thermal frame with a few grey levels (other frames of %s too)",
+                            path, folder)
+
+
+_warned_16bit = set()
+
+
 def imread_rgb(path: str) -> np.ndarray:
-    """Reads an image as HxWx3 uint8 RGB. Raises FileNotFoundError or ImageReadError (corrupt or
-    truncated) naming the file."""
+    """Reads an image as HxWx3 uint8 RGB, pixels as stored (EXIF orientation is ignored by both
+    decoders: benchmark boxes are in stored pixel coordinates). Raises FileNotFoundError,
+    ImageReadError (corrupt, truncated, or more pixels than the bound), naming the file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image {path} does not exist")
     check_complete(path)
+    check_header(path)
     if path.lower().endswith(('.jpg', '.jpeg')):
         module = _jpeg4py_module()
         if module is not None:
             image = _decode_with_jpeg4py(module, path)
             if image is not None:
                 return image
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None or image.size == 0:
         raise ImageReadError(f"cannot decode image {path} (corrupt or unsupported file)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

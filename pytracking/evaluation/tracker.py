@@ -15,7 +15,7 @@ from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.environment import env_settings
 from pytracking.features.preprocessing import numpy_to_torch
 from pytracking.utils.missing_modality import ModalityGuard, simulated_drop_out
-from rgbt.benchmarks import invalid_box_reason
+from rgbt.benchmarks import first_box_reason, invalid_box_reason
 
 
 def tracker_results_dir(tracker: str, param: str, runid: Optional[int] = None) -> Path:
@@ -74,6 +74,11 @@ def track_frames(tracker, frames: Iterable, init_info: Callable[[tuple], dict], 
         start = time.perf_counter()
         if index == 0:
             info = init_info(image)
+            height, width = image[0].shape[:2]
+            reason = first_box_reason(info['init_bbox'], width, height)
+            if reason is not None:
+                raise ValueError(f"{name}: the first frame's box {np.asarray(info['init_bbox']).tolist()} cannot "
+                                 f"start tracking: {reason}")
             tracker.initialize(image, info)
             output = {'target_bbox': info['init_bbox'], 'flag': 'init'}
         else:

@@ -6,7 +6,8 @@ from typing import Optional, Sequence
 import torch
 
 from ltr.admin.environment import checkpoint_dir
-from ltr.admin.loading import WrongNetworkError, check_network_kind, checkpoint_path, load_network
+from ltr.admin.limits import LimitError, check_limit
+from ltr.admin.loading import CheckpointError, WrongNetworkError, check_network_kind, checkpoint_path, load_network
 from pytracking.evaluation.environment import env_settings
 
 
@@ -81,5 +82,20 @@ class NetworkFile:
         """The crop size the network was trained with, when its checkpoint records it (in its
         training configuration; checkpoints written before it existed kept it at the top level)."""
         self._load()
+        source = str(self.resolve())
         settings = self._checkpoint.get('settings') or {}
-        return (settings.get('config') or {}).get('output_sz') or settings.get('output_sz')
+        if not isinstance(settings, dict):
+            raise CheckpointError(f"{source}: 'settings' is a {type(settings).__name__}, not a dict")
+        config = settings.get('config') or {}
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{source}: 'settings.config' is a {type(config).__name__}, not a dict")
+        size = config.get('output_sz') or settings.get('output_sz')
+        if size is None:
+            return None
+        if isinstance(size, bool) or not isinstance(size, int) or size < 16:
+            raise CheckpointError(f"{source}: settings.config.output_sz is {size!r}, not a crop size in pixels")
+        try:
+            check_limit('output_sz', size, source, 'settings.config.output_sz')
+        except LimitError as err:
+            raise CheckpointError(str(err)) from None
+        return size

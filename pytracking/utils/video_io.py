@@ -10,6 +10,7 @@ from typing import Callable, Iterator, Optional, Tuple, Union
 import cv2
 import numpy as np
 
+from ltr.admin.limits import check_limit
 from ltr.data.image_loader import ImageReadError
 from rgbt.benchmarks import list_frames
 
@@ -44,8 +45,9 @@ class FolderPairSource:
 
 
 class VideoPairSource:
-    """Two video files played in step. Unequal frame counts are an error naming both files (a rig
-    whose cameras run at different rates needs its videos re-timed first)."""
+    """Two video files played in step. Unequal frame counts or frame rates are an error naming both
+    files (a rig whose cameras run at different rates needs its videos re-timed first); a frame size
+    above the `image_pixels` bound (ltr.admin.limits) is refused from the header, before decoding."""
     is_live = False
 
     def __init__(self, rgb_file: Path, tir_file: Path, capture: Optional[Callable] = None):
@@ -56,9 +58,16 @@ class VideoPairSource:
             if not handle.isOpened():
                 raise ValueError(f"cannot open the video {path}")
             self.captures.append(handle)
+        for path, handle in zip((rgb_file, tir_file), self.captures):
+            width, height = int(handle.get(cv2.CAP_PROP_FRAME_WIDTH)), int(handle.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            check_limit('image_pixels', width * height, f"video {path}", f"frame width x height ({width}x{height})")
         counts = [int(c.get(cv2.CAP_PROP_FRAME_COUNT)) for c in self.captures]
         if counts[0] != counts[1]:
             raise ValueError(f"{rgb_file} has {counts[0]} frames but {tir_file} has {counts[1]}")
+        rates = [c.get(cv2.CAP_PROP_FPS) or 0.0 for c in self.captures]
+        if min(rates) > 0 and abs(rates[0] - rates[1]) > 0.01 * max(rates):
+            raise ValueError(f"{rgb_file} runs at {rates[0]:g} fps but {tir_file} at {rates[1]:g} fps: pairing them "
+                             f"frame by frame would pair different moments; re-time one video first")
         self.count = counts[0]
         self.name, self.fps = Path(rgb_file).stem, self.captures[0].get(cv2.CAP_PROP_FPS) or 25.0
 
