@@ -20,6 +20,7 @@ import cv2  # noqa: E402
 import torch  # noqa: E402
 
 from ltr.admin.settings import Settings  # noqa: E402
+from ltr.admin.threads import use_threads  # noqa: E402
 from ltr.train_settings.cmd.config import (DROPOUT_MODES, PROFILES, TrainConfig,  # noqa: E402
                                            parse_assignments, profile_config)
 from rgbt.distill import REDUCTIONS, TARGET_NORMS  # noqa: E402
@@ -128,6 +129,9 @@ def train(module: str, name: str, config: TrainConfig, device: Optional[str] = N
     call this, with their own `paths`). The configuration is printed first and stored in every checkpoint."""
     cv2.setNumThreads(0)
     torch.backends.cudnn.benchmark = cudnn_benchmark
+    # The thread count decides the float rounding, so the trained network: resolved once, applied,
+    # and stored in the configuration of every checkpoint.
+    config = config.replace(threads=use_threads(config.threads))
     settings = build_settings(module, name, config, device, paths)
     if settings.rank == 0:
         print(f"{module}/{name} on {settings.device}, profile {config.profile!r} (* differs from the profile):\n"

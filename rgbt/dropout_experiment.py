@@ -13,12 +13,11 @@ with seeded segments of one modality blanked (`--simulate-missing`) at each rate
 """
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Dict, Sequence
 
 from ltr.admin.atomic import atomic_write_text
-from rgbt.experiments import METRICS, checkpoint_dir, prepare_benchmark, score, track_setting, train_setting
+from rgbt.miniature import METRICS, checkpoint_dir, default_out, prepare_benchmark, score, track_setting, train_setting
 
 MODELS = ('CMD student', 'CMD student + drop-out')
 
@@ -98,8 +97,7 @@ def main(argv=None):
     parser.add_argument('--test-frames', type=int, default=100)
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
     args = parser.parse_args(argv)
-    from ltr.admin.environment import DEFAULT_WORKSPACE
-    out = Path(args.out or Path(os.environ.get('RGBT_WORKSPACE') or DEFAULT_WORKSPACE) / 'experiments').resolve()
+    out = default_out('experiments', args.out)
     rates = [float(r) for r in args.rates.split(',')]
     modalities = args.modalities.split(',')
     synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)

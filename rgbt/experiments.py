@@ -1,6 +1,6 @@
 """The paper's ablation tables in miniature, on the synthetic RGB-T benchmark, over several seeds.
 
-    python -m rgbt.experiments table1 [--seeds 3] [--iterations 100] [--teacher-iterations 200]
+    python -m rgbt.experiments table1 [--seeds 3] [--iterations 100] [--teacher-iterations 300]
                                       [--minutes M] [--out DIR] [--device auto|cpu|cuda]
 
 Each row is a training setting (ltr/train_settings/cmd); for every seed the teacher and then each
@@ -11,25 +11,30 @@ count. The table (mean and standard deviation over seeds of PR, NPR, SR) goes to
 `<out>/<table>.md` with a bar plot `<out>/<table>.png`. Everything is resumable: finished
 trainings (checkpoints), tracked sequences and scored seeds are reused.
 
-Tables: table1 (Table 1: Student, +SCFD, +SCFD+MPSD, +SCFD+MPSD+HFRD, and the teacher), table2
+Tables: table1 (Table 1: Student, +SCFD, +SCFD+MPSD, +SCFD+MPSD+HFRD, and the teacher; with two rows
+that are not the paper's: the untrained student, the floor, and the MPSD student without
+distillation, the control of the full CMD student), table2
 (Table 2: SCFD targets AFD / SED / CED / SCFD), table3 (Table 3: fusion SAF / CAF / TF / MPSD
 under SCFD), table4 (Table 4: KD, FitNets and ReviewKD with two ResNet18 streams, ReviewKD and MD
 (reconstructed from its abstract, see ltr/train_settings/cmd/student_md.py) with one, and ours).
 """
 import argparse
 import json
-import math
-import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ltr.admin.atomic import atomic_write_text
+from rgbt.miniature import (METRICS, ROWS, TEACHER_ITERATION_RATIO, UNTRAINED, VERDICT_ROWS, default_out, iteration_budget,
+                            machine, needs_teacher, parse_overrides, prepare_benchmark, resolve_device, score,
+                            track_setting, train_setting, verdict)
 
 TABLES: Dict[str, List[Tuple[str, str, str]]] = {   # (row name, training setting, tracker)
-    'table1': [('Teacher', 'teacher', 'cmd_teacher'), ('Student', 'student', 'cmd_student'),
+    'table1': [('Untrained student', UNTRAINED, 'cmd_student'), ('Teacher', 'teacher', 'cmd_teacher'),
+               ('Student', 'student', 'cmd_student'),
+               ('MPSD student, no distillation', 'student_mpsd_nodistill', 'cmd_student'),
                ('+SCFD', 'student_scfd', 'cmd_student'), ('+SCFD+MPSD', 'student_scfd_mpsd', 'cmd_student'),
                ('+SCFD+MPSD+HFRD', 'student_distill', 'cmd_student')],
     'table2': [('Student', 'student', 'cmd_student'), ('AFD', 'student_afd', 'cmd_student'),
@@ -42,6 +47,9 @@ TABLES: Dict[str, List[Tuple[str, str, str]]] = {   # (row name, training settin
                ('ReviewKD (2 Res18)', 'student2_reviewkd', 'cmd_student'),
                ('ReviewKD (1 Res18)', 'student_reviewkd', 'cmd_student'), ('MD (1 Res18)', 'student_md', 'cmd_student'),
                ('Ours', 'student_distill', 'cmd_student')],
+    # The rows of the verdict on distillation (docs/distillation.md, "The verdict"): floor, baseline,
+    # control, CMD student, teacher.
+    'verdict': [(name, ROWS[name].setting, ROWS[name].tracker) for name in VERDICT_ROWS],
 }
 # The paper's PR/SR on RGBT234 for each row, printed beside the miniature's.
 PAPER = {'teacher': '84.4/60.1', 'student': '78.1/56.0', 'student_scfd': '80.3/57.4',
@@ -50,92 +58,13 @@ PAPER = {'teacher': '84.4/60.1', 'student': '78.1/56.0', 'student_scfd': '80.3/5
          'student_scfd_caf': '81.1/57.6', 'student_scfd_tf': '82.6/58.6', 'student2_kd': '78.4/56.2',
          'student2_fitnets': '79.3/56.0', 'student2_reviewkd': '79.9/56.5', 'student_reviewkd': '80.5/56.3',
          'student_md': '80.0/55.4'}
-# Seconds per training iteration on 2 CPU cores at the smoke crops (batch 2), measured; only used
-# to turn --minutes into iteration counts.
-CPU_SECONDS_PER_ITERATION = {'teacher': 2.4, 'student': 0.8, 'distilled': 3.0}
-EPOCHS = 4
-METRICS = ('PR', 'NPR', 'SR')
-
-
-def needs_teacher(setting: str) -> bool:
-    return setting not in ('teacher', 'student')
-
-
-def checkpoint_dir(workspace: Path, setting: str) -> Path:
-    from ltr.admin.environment import checkpoint_dir as settings_checkpoint_dir
-    return settings_checkpoint_dir(workspace, 'cmd', setting)
-
-
-def miniature_config(iterations: int, seed: int, epochs: int = EPOCHS, **overrides):
-    """The training configuration of every miniature run: the smoke profile (synthetic data, 128x128
-    crops, batch 2) from random initialisation, `iterations` in all over `epochs`, the newest
-    checkpoint kept; `overrides` are further TrainConfig fields."""
-    from ltr.train_settings.cmd.config import PROFILES
-    return PROFILES['smoke'].replace(epochs=epochs, iterations=max(1, math.ceil(iterations / epochs)),
-                                     backbone_pretrained=False, tensorboard=False, num_workers=0,
-                                     keep_checkpoints=1, seed=seed, **overrides)
-
-
-def train_setting(workspace: Path, setting: str, iterations: int, device: str, seed: int, synthetic: Path,
-                  epochs: int = EPOCHS, overrides: Optional[Dict] = None) -> None:
-    """Trains `setting` with the miniature configuration on the synthetic benchmark `synthetic`, its
-    checkpoints in `workspace`; resumes, or does nothing when its last epoch is there."""
-    from ltr import run_training
-    paths = {'workspace_dir': workspace, 'tensorboard_dir': Path(workspace) / 'tensorboard', 'synthetic_dir': synthetic}
-    run_training.train('cmd', setting, miniature_config(iterations, seed, epochs, **(overrides or {})), device,
-                       paths=paths)
-
-
-def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, synthetic: Path,
-                  simulate_missing=None, device: str = 'cpu'):
-    """Tracks the test split of the synthetic benchmark `synthetic` with the setting's latest
-    checkpoint (optionally with one modality blanked in seeded segments, see
-    pytracking.utils.missing_modality); returns the results folder."""
-    from pytracking.evaluation.datasets import get_dataset
-    from pytracking.evaluation.running import run_dataset
-    from pytracking.evaluation.tracker import Tracker
-    tracker = Tracker(tracker_name, 'synthetic', net_path=str(checkpoint_dir(workspace, setting)), results_dir=results,
-                      simulate_missing=simulate_missing, param_overrides={'use_gpu': device.startswith('cuda')})
-    statuses = run_dataset(get_dataset('synthetic', root=synthetic, require_frames=True), [tracker])
-    failed = [s for s in statuses if s['status'] == 'failed']
-    if failed:
-        raise RuntimeError(f"{setting} failed on {failed[0]['sequence']}: {failed[0]['error']}")
-    return tracker.results_dir
-
-
-def score(folders: Dict[str, Path], synthetic: Path) -> Dict[str, Dict[str, float]]:
-    from pytracking.analysis import evaluate_folders
-    evaluation = evaluate_folders('synthetic', folders, dataset_root=synthetic)
-    return {name: {m: float(evaluation.trackers[name]['scores'][m]) for m in METRICS} for name in folders}
-
-
-def iteration_budget(minutes: float, rows: Sequence[Tuple[str, str, str]], seeds: int, speedup: float):
-    """(student iterations, teacher iterations) that fit `minutes` of training for all seeds, with the
-    teacher given 2x the student rows' iterations."""
-    seconds = 60 * minutes * speedup / seeds
-    student_cost = sum(CPU_SECONDS_PER_ITERATION['distilled' if needs_teacher(s) else 'student']
-                       for _, s, _ in rows if s != 'teacher')
-    teacher_cost = 2 * CPU_SECONDS_PER_ITERATION['teacher']
-    iterations = max(4, int(seconds / (student_cost + teacher_cost)))
-    return iterations, 2 * iterations
-
-
-def overrides_from(parser, pairs: Sequence[str]) -> Dict:
-    """TrainConfig fields from --set KEY=VALUE pairs, checked against the miniature configuration
-    (a bad key or value is the parser's error)."""
-    from ltr.train_settings.cmd.config import parse_assignments
-    try:
-        overrides = parse_assignments(pairs)
-        miniature_config(1, 0, **overrides)
-    except (KeyError, ValueError) as err:
-        parser.error(str(err.args[0] if err.args else err))
-    return overrides
 
 
 def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str,
-             synthetic: Path, distill_overrides: Optional[Dict] = None) -> Dict:
+             synthetic: Path, distill_overrides: Optional[Dict] = None, threads: Optional[int] = None) -> Dict:
     """Trains, tracks and scores every row of `table` for one seed (reusing what is finished);
-    `distill_overrides` (TrainConfig fields) apply to the rows trained with a teacher."""
+    `distill_overrides` (TrainConfig fields) apply to the rows trained with a teacher; `threads`
+    pins torch's thread count of every training and tracking run (None: the thread policy's default)."""
     done_file = out / f'seed{seed}' / f'{table}_scores.json'
     rows = TABLES[table]
     if done_file.is_file():
@@ -145,22 +74,23 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
         # The table has gained rows since: train and track those, reuse the rest.
     workspace = out / f'seed{seed}'
     settings = [s for _, s, _ in rows]
+    pinned = {'threads': threads} if threads else {}
     if 'teacher' in settings or any(needs_teacher(s) for s in settings):
-        train_setting(workspace, 'teacher', teacher_iterations, device, seed, synthetic)
+        train_setting(workspace, 'teacher', teacher_iterations, device, seed, synthetic, overrides=pinned)
     folders = {}
     for name, setting, tracker_name in rows:
         if setting != 'teacher':
             train_setting(workspace, setting, iterations, device, seed, synthetic,
-                          overrides=distill_overrides if needs_teacher(setting) else None)
+                          overrides={**(distill_overrides or {} if needs_teacher(setting) else {}), **pinned})
         folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting, synthetic,
-                                      device=device)
+                                      device=device, threads=threads)
     scores = score(folders, synthetic)
     atomic_write_text(done_file, json.dumps(scores, indent=1))
     return scores
 
 
 def summarise(table: str, per_seed: Dict[int, Dict], iterations: int, teacher_iterations: int,
-              minutes: float, test_frames: int) -> str:
+              minutes: float, test_frames: int, threads: Optional[int] = None) -> str:
     lines = [f"| Row | setting | {' | '.join(METRICS)} | paper PR/SR (RGBT234) |", '|---|---|' + '---|' * len(METRICS) + '---|']
     for name, setting, _ in TABLES[table]:
         cells = []
@@ -170,7 +100,8 @@ def summarise(table: str, per_seed: Dict[int, Dict], iterations: int, teacher_it
         lines.append(f"| {name} | `{setting}` | {' | '.join(cells)} | {PAPER.get(setting, '-')} |")
     header = (f"{table}: mean ± standard deviation over seeds {sorted(per_seed)} on the synthetic test split "
               f"({test_frames} frames); student rows {iterations} training iterations each, teacher "
-              f"{teacher_iterations}; batch 2 at 128x128 crops, random initialisation; {minutes:.1f} min in all.")
+              f"{teacher_iterations}; batch 2 at 128x128 crops, random initialisation; {minutes:.1f} min in all; "
+              f"{machine(threads)}.")
     return header + '\n\n' + '\n'.join(lines) + '\n'
 
 
@@ -195,13 +126,6 @@ def bar_plot(table: str, per_seed: Dict[int, Dict], path: Path) -> None:
     plt.close(fig)
 
 
-def prepare_benchmark(out: Path, train: int, test: int, frames: int) -> Path:
-    from rgbt.synthetic import SequenceSpec, generate_benchmark
-    root = out / 'data' / 'synthetic'
-    generate_benchmark(root, 'rgbt234', {'train': train, 'test': test}, SequenceSpec(num_frames=frames), seed=0)
-    return root
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m rgbt.experiments', description=__doc__.splitlines()[0])
     parser.add_argument('table', choices=sorted(TABLES))
@@ -217,27 +141,47 @@ def main(argv=None):
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help="a training setting (TrainConfig field) of the distilled rows, e.g. "
                              "--set scfd_target_norm=channel_std (use a fresh --out: finished rows are reused)")
+    parser.add_argument('--seed-list', default=None, help='comma-separated seeds (instead of 0..--seeds-1), e.g. 10,11,12')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads of every training and tracking run (default: the thread policy, '
+                             'ltr/admin/threads.py); the scores depend on it')
+    parser.add_argument('--record', default=None,
+                        help='folder of scored seeds kept between sessions (seed<N>.json, e.g. under docs/): a '
+                             'seed recorded there is not run again')
     args = parser.parse_args(argv)
-    distill_overrides = overrides_from(parser, args.set)
-    import torch
-    device = 'cuda' if args.device == 'cuda' or (args.device == 'auto' and torch.cuda.is_available()) else 'cpu'
-    from ltr.admin.environment import DEFAULT_WORKSPACE
-    out = Path(args.out or Path(os.environ.get('RGBT_WORKSPACE') or DEFAULT_WORKSPACE) / 'experiments').resolve()
+    distill_overrides = parse_overrides(parser, args.set)
+    device = resolve_device(args.device)
+    out = default_out('experiments', args.out)
     iterations, teacher_iterations = args.iterations or 100, args.teacher_iterations
     if args.minutes is not None and args.iterations is None:
-        iterations, teacher_iterations = iteration_budget(args.minutes, TABLES[args.table], args.seeds,
-                                                          10.0 if device == 'cuda' else 1.0)
-    teacher_iterations = teacher_iterations or 2 * iterations
+        seconds = 60 * args.minutes * (10.0 if device == 'cuda' else 1.0) / args.seeds
+        iterations, teacher_iterations = iteration_budget(seconds, [s for _, s, _ in TABLES[args.table]])
+    teacher_iterations = teacher_iterations or TEACHER_ITERATION_RATIO * iterations
     started = time.time()
     synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
+    seeds = [int(s) for s in args.seed_list.split(',')] if args.seed_list else list(range(args.seeds))
+    recipe = {'table': args.table, 'iterations': iterations, 'teacher_iterations': teacher_iterations,
+              'distill_overrides': distill_overrides, 'threads': args.threads, 'machine': machine(args.threads),
+              'test_frames': args.test_sequences * args.test_frames}
     per_seed = {}
-    for seed in range(args.seeds):
+    for seed in seeds:
+        recorded = Path(args.record) / f'seed{seed}.json' if args.record else None
+        if recorded is not None and recorded.is_file():
+            per_seed[seed] = json.loads(recorded.read_text())['scores']
+            continue
         print(f"\n== {args.table}, seed {seed}: students {iterations} iterations, teacher {teacher_iterations}",
               flush=True)
+        seed_started = time.time()
         per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device, synthetic,
-                                  distill_overrides)
+                                  distill_overrides, args.threads)
+        if recorded is not None:
+            atomic_write_text(recorded, json.dumps({'seed': seed, 'scores': per_seed[seed], 'recipe': recipe,
+                                                    'minutes': round((time.time() - seed_started) / 60, 1)}, indent=1))
     text = summarise(args.table, per_seed, iterations, teacher_iterations, (time.time() - started) / 60,
-                     args.test_sequences * args.test_frames)
+                     args.test_sequences * args.test_frames, args.threads)
+    if args.table == 'verdict':
+        text += '\n' + verdict(per_seed) + '\n'
+
     atomic_write_text(out / f'{args.table}.md', text)
     bar_plot(args.table, per_seed, out / f'{args.table}.png')
     print(text)

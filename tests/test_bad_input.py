@@ -5,7 +5,6 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -20,7 +19,6 @@ from ltr.data.image_loader import ImageReadError, imread_rgb, read_frame_pair
 from ltr.data.sampler import RGBTDiMPSampler
 from ltr.trainers.ltr_trainer import is_transient
 from pytracking.analysis.results import read_result_file, load_tracker_results
-from pytracking.evaluation import running
 from rgbt.benchmarks import AnnotationError, read_boxes, read_text_lines
 
 REPO = Path(__file__).resolve().parents[1]
@@ -289,15 +287,3 @@ def test_non_finite_result_rows_are_reported_once_per_file(tmp_path, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and '2 of 4 rows are not finite (first at line 2)' in messages[0]
     assert results.boxes['seq'].shape == (4, 4)
-
-
-def test_default_thread_count_leaves_cores_busy_elsewhere_alone():
-    busy = subprocess.Popen([sys.executable, '-c', 'while True: pass'])
-    try:
-        time.sleep(0.3)
-        assert running._busy_cores_elsewhere() >= 1
-    finally:
-        busy.kill()
-        busy.wait()
-    cores = len(os.sched_getaffinity(0))
-    assert 1 <= running.default_num_threads() <= cores

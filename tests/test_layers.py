@@ -5,7 +5,7 @@ module imports upward.
     method    rgbt (benchmarks, fusion, nets, distill, synthetic)
     training  the rest of ltr (data, dataset, actors, trainers, train_settings)   } side by side,
     tracking  pytracking (tracker, parameters, evaluation, analysis)             } never each other
-    tools     rgbt.demo, rgbt.experiments, rgbt.dropout_experiment, the run_*.py command lines,
+    tools     rgbt.demo, rgbt.experiments, rgbt.dropout_experiment, rgbt.miniature, the run_*.py command lines,
               util_scripts, python -m rgbt.synthetic
 """
 import ast
@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = ('ltr.admin', 'ltr.models', 'ltr.data.image_loader', 'ltr.data.processing_utils', 'ltr.data.transforms')
-TOOLS = ('rgbt.demo', 'rgbt.experiments', 'rgbt.dropout_experiment', 'rgbt.synthetic.__main__', 'ltr.run_training',
+TOOLS = ('rgbt.demo', 'rgbt.experiments', 'rgbt.dropout_experiment', 'rgbt.miniature', 'rgbt.synthetic.__main__', 'ltr.run_training',
          'ltr.util_scripts', 'pytracking.run_', 'pytracking.util_scripts')
 HEIGHT = {'core': 0, 'method': 1, 'training': 2, 'tracking': 2, 'tools': 3}
 

@@ -15,7 +15,7 @@ from ltr.admin.loading import save_network
 from pytracking.analysis.evaluation import iou_ltwh
 from pytracking.evaluation.datasets import get_dataset
 from pytracking.evaluation.tracker import Tracker
-from rgbt.experiments import checkpoint_dir, train_setting
+from rgbt.miniature import checkpoint_dir, train_setting
 from rgbt.nets import cmd_student
 from rgbt.synthetic import SequenceSpec, generate_benchmark
 

@@ -7,8 +7,6 @@ counts as finished only when it has one box per frame (an empty or cut file is t
 import json
 import logging
 import multiprocessing
-import os
-import time
 import traceback
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -18,6 +16,8 @@ from tqdm import tqdm
 
 from ltr.admin.atomic import atomic_savetxt, atomic_write_text
 from ltr.admin.loading import file_sha256
+from ltr.admin.paths import child_path
+from ltr.admin.threads import available_cpus, use_threads
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.tracker import Tracker
 from rgbt.benchmarks import AnnotationError, read_boxes
@@ -31,19 +31,29 @@ class ResultsMismatchError(RuntimeError):
     """A results folder holds results of another network than the one about to run."""
 
 
-def claim_results_dir(tracker: Tracker) -> dict:
-    """Records the tracker's network in its results folder, or raises ResultsMismatchError when the
-    folder already records a different network (by checksum; a moved file is the same network)."""
+def claim_results_dir(tracker: Tracker, torch_threads: Optional[int] = None) -> dict:
+    """Records the tracker's network (and the thread count of the run) in its results folder, or raises
+    ResultsMismatchError when the folder already records a different network (by checksum; a moved
+    file is the same network)."""
     network = tracker.get_parameters().net.resolve()
-    record = {'path': str(Path(network).resolve()), 'sha256': file_sha256(network)}
+    record = {'path': str(Path(network).resolve()), 'sha256': file_sha256(network), 'torch_threads': torch_threads}
     record_file = tracker.results_dir / NETWORK_RECORD
     if record_file.is_file():
-        previous = json.loads(record_file.read_text())
+        try:
+            previous = json.loads(record_file.read_text())
+            if not isinstance(previous, dict):
+                raise ValueError('not a JSON object')
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ResultsMismatchError(f"{record_file} is unreadable ({err}): the folder's results cannot be "
+                                       f"attributed to a network; delete the folder or use another --runid") from None
         if previous.get('sha256') != record['sha256']:
             raise ResultsMismatchError(
                 f"{tracker.results_dir} holds results of network {previous.get('path')} (sha256 "
                 f"{str(previous.get('sha256'))[:12]}), not of {record['path']} (sha256 {record['sha256'][:12]}). "
                 f"Use another --runid, or delete the folder to start afresh.")
+        if torch_threads is not None and previous.get('torch_threads') not in (None, torch_threads):
+            _logger.warning("%s holds results tracked with %s torch threads; this run uses %d (results can differ "
+                            "in the last digits)", tracker.results_dir, previous.get('torch_threads'), torch_threads)
     else:
         atomic_write_text(record_file, json.dumps(record, indent=1) + '\n')
     return record
@@ -64,60 +74,26 @@ def is_finished(box_file: Path, num_frames: int) -> bool:
     return True
 
 
-def default_num_threads() -> int:
-    """Torch threads for a tracking run: the cores this process may use minus those that other processes
-    keep busy right now. All cores on a loaded machine oversubscribe it: a run fell from 27 to 0.6 FPS
-    beside another job, and kept 27 FPS with one thread."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-    return max(1, min(cores, cores - _busy_cores_elsewhere()))
-
-
-def _busy_cores_elsewhere(samples: int = 5) -> int:
-    """Runnable threads of other processes: Linux's running count (/proc/loadavg) minus this process's
-    own runnable threads (its OpenMP pool may spin), the least of a few samples 10 ms apart; 0 where
-    /proc is missing. The 1-minute load average would count this process's own recent work (training
-    just before tracking) as someone else's."""
-    counts = []
-    for _ in range(samples):
-        try:
-            with open('/proc/loadavg') as handle:
-                running = int(handle.read().split()[3].split('/')[0])
-            counts.append(running - _own_running_threads())
-        except (OSError, IndexError, ValueError):
-            return 0
-        time.sleep(0.01)
-    return max(0, min(counts))
-
-
-def _own_running_threads() -> int:
-    count = 0
-    for task in os.listdir('/proc/self/task'):
-        try:
-            with open(f'/proc/self/task/{task}/stat') as handle:
-                count += handle.read().rsplit(')', 1)[1].split()[0] == 'R'
-        except OSError:
-            continue                       # the thread ended meanwhile
-    return count
-
-
 def set_num_threads(threads: Optional[int] = None) -> int:
-    """Sets torch's thread count (default: OMP_NUM_THREADS when set, else default_num_threads())."""
-    import torch
-    if threads is None:
-        threads = int(os.environ['OMP_NUM_THREADS']) if os.environ.get('OMP_NUM_THREADS') else default_num_threads()
-    torch.set_num_threads(threads)
-    return threads
+    """Sets torch's thread count by the package's one policy (ltr.admin.threads): `threads`, else
+    OMP_NUM_THREADS, else the CPUs this process may use; never the machine's current load."""
+    return use_threads(threads)
 
 
 def result_paths(tracker: Tracker, sequence: Sequence) -> Tuple[Path, Path]:
-    return tracker.results_dir / f"{sequence.name}.txt", tracker.results_dir / f"{sequence.name}_time.txt"
+    """The box and time files of a sequence, checked to lie inside the tracker's results folder."""
+    return result_file(tracker, sequence, '.txt'), result_file(tracker, sequence, '_time.txt')
+
+
+def result_file(tracker: Tracker, sequence: Sequence, suffix: str) -> Path:
+    return child_path(tracker.results_dir, f"{sequence.name}{suffix}", f"sequence name of {sequence.dataset}")
 
 
 def save_results(tracker: Tracker, sequence: Sequence, output: dict) -> None:
     """`<seq>_time.txt` first, `<seq>.txt` last: a box file exists only for a finished sequence.
     Boxes are written as pytracking does: tab-delimited, truncated to integers."""
     box_file, time_file = result_paths(tracker, sequence)
-    missing_file = tracker.results_dir / f"{sequence.name}_missing.txt"
+    missing_file = result_file(tracker, sequence, '_missing.txt')
     if output.get('missing'):
         lines = ['# frame\tmodality\treason'] + [f"{i}\t{m}\t{r}" for i, m, r in output['missing']]
         atomic_write_text(missing_file, '\n'.join(lines) + '\n')
@@ -165,13 +141,22 @@ def run_dataset(dataset: List[Sequence], trackers: List[Tracker], debug: int = 0
     """Runs every tracker on every sequence (sequentially, or in `threads` spawned processes spread
     over `num_gpus` GPUs); shows sequences done and frames per second; returns the statuses.
 
-    `torch_threads`: CPU threads of a sequential run (default: see set_num_threads); parallel workers
-    share the cores. Raises ResultsMismatchError before any work when a results folder belongs to
-    another network."""
-    for tracker in trackers:
-        claim_results_dir(tracker)
+    `torch_threads`: CPU threads of a sequential run (default: the first tracker's parameter
+    `threads`, see set_num_threads); parallel workers share the cores. The count is recorded in each
+    results folder's network.json. Raises ResultsMismatchError before any work when a results folder
+    belongs to another network."""
     jobs = [(seq, tracker, debug, (i % num_gpus) if num_gpus else None)
             for tracker in trackers for i, seq in enumerate(dataset)]
+    threads = min(threads, len(jobs))              # no idle workers
+    if threads > 0:
+        # Each worker gets its share of the cores: N workers of all-core torch would oversubscribe.
+        cpu_threads = max(1, available_cpus() // threads)
+    else:
+        if torch_threads is None and trackers:
+            torch_threads = trackers[0].get_parameters().get('threads')
+        cpu_threads = set_num_threads(torch_threads)
+    for tracker in trackers:
+        claim_results_dir(tracker, cpu_threads)
     statuses = []
     bar = tqdm(total=len(jobs), desc='sequences', unit='seq')
     frames, seconds = 0, 0.0
@@ -187,14 +172,11 @@ def run_dataset(dataset: List[Sequence], trackers: List[Tracker], debug: int = 0
             _logger.error("%s failed: %s", status['sequence'], status['error'])
 
     if threads > 0:
-        # Each worker gets its share of the cores: N workers of all-core torch would oversubscribe.
-        cpu_threads = max(1, (os.cpu_count() or 1) // threads)
         with multiprocessing.get_context('spawn').Pool(threads, initializer=_limit_threads,
                                                         initargs=(cpu_threads,)) as pool:
             for status in pool.imap_unordered(_worker, jobs):
                 record(status)
     else:
-        cpu_threads = set_num_threads(torch_threads)
         for job in jobs:
             record(_worker(job))
     bar.close()

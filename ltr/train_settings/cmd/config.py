@@ -65,6 +65,8 @@ class TrainConfig:
     grad_clip: Optional[float] = None
     amp: bool = False
     seed: int = 0                           # initialisation and training samples
+    threads: Optional[int] = None           # torch CPU threads; None: OMP_NUM_THREADS, else the CPUs this process
+                                            # may use (ltr.admin.threads; never the load). The resolved count is stored.
     scale_batch_with_processes: bool = False
     # -- initialisation
     backbone_pretrained: bool = True        # ImageNet weights (needs a download or the torch cache)
@@ -90,7 +92,7 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         positive = ('output_sz', 'student_batch_size', 'teacher_batch_size', 'samples_per_epoch', 'epochs')
-        for name in positive + ('batch_size', 'iterations'):
+        for name in positive + ('batch_size', 'iterations', 'threads'):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")

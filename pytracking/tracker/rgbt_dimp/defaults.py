@@ -4,6 +4,7 @@ DEFAULTS = dict(
     # network and device
     net=None,                          # NetworkFile (set by the parameter file)
     use_gpu=True,
+    threads=None,                      # torch CPU threads; None: OMP_NUM_THREADS, else the CPUs this process may use
     seed=0,                            # random shifts, dropout and refinement boxes
     debug=0,
     debug_dir=None,                    # where --debug saves figures when visdom is not running

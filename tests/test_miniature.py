@@ -1,0 +1,89 @@
+"""The miniature's shared module: the thread policy, the verdict's criterion on hand-made scores,
+the rows, and the floor's checkpoint."""
+import pytest
+import torch
+
+from ltr.admin import threads
+from rgbt import miniature
+
+
+@pytest.mark.parametrize('text, expected', [('3', 3), ('4,2', 4), (' 2 ', 2), ('abc', None), ('0', None), ('', None)])
+def test_omp_num_threads_is_parsed_with_openmp_syntax_and_bad_values_ignored(monkeypatch, text, expected):
+    monkeypatch.setenv('OMP_NUM_THREADS', text)
+    assert threads.omp_num_threads() == expected
+    assert threads.resolve_threads() == (expected or threads.available_cpus())
+
+
+def test_the_thread_count_does_not_follow_the_machines_load(monkeypatch):
+    """The count is the affinity mask's, whatever runs beside: /proc/loadavg is never read."""
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr(threads.os, 'sched_getaffinity', lambda pid: {0, 1, 2})
+    real_open = open
+
+    def no_loadavg(path, *args, **kwargs):
+        assert 'loadavg' not in str(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr('builtins.open', no_loadavg)
+    assert threads.resolve_threads() == 3 and threads.resolve_threads(1) == 1
+    with pytest.raises(ValueError):
+        threads.resolve_threads(0)
+    before = torch.get_num_threads()
+    try:
+        assert threads.use_threads(2) == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def _scores(**sr):
+    return {row: {'PR': 0.0, 'NPR': 0.0, 'SR': value} for row, value in sr.items()}
+
+
+def _seed(floor=10, origin=30, control=30, cmd=30, teacher=30):
+    return _scores(**{'Untrained student': floor, 'Student-Origin': origin, 'MPSD student, no distillation': control,
+                      'CMD student': cmd, 'Teacher': teacher})
+
+
+def test_the_criterion_needs_four_of_five_seeds_and_a_mean_difference_above_two():
+    holds = {s: _seed(cmd=33, control=30) for s in range(5)}
+    assert 'CMD student above MPSD student, no distillation: holds (CMD student higher on 5 of 5' \
+           in miniature.verdict(holds)
+    three_wins = {s: _seed(cmd=40 if s < 3 else 29, control=30) for s in range(5)}     # mean +5.6, 3 of 5
+    assert 'no distillation: not shown (CMD student higher on 3 of 5 seeds, mean paired SR difference +5.6)' \
+           in miniature.verdict(three_wins)
+    small = {s: _seed(cmd=31.5, control=30) for s in range(5)}                          # 5 of 5, mean +1.5
+    assert 'no distillation: not shown' in miniature.verdict(small)
+    reversed_ = {s: _seed(cmd=25, control=30) for s in range(5)}
+    assert 'no distillation: reversed' in miniature.verdict(reversed_)
+
+
+def test_a_seed_whose_students_do_not_learn_is_named():
+    per_seed = {10: _seed(origin=15), 11: _seed()}
+    text = miniature.verdict(per_seed)
+    assert 'NO: seed 10: Student-Origin SR 15.0, floor 10.0' in text and 'seed 11' not in text.split('\n')[0]
+    assert 'Only 2 of the 5 verdict seeds' in text
+
+
+def test_the_verdict_rows_are_floor_baseline_control_cmd_teacher():
+    assert miniature.VERDICT_ROWS == ('Untrained student', 'Student-Origin', 'MPSD student, no distillation',
+                                      'CMD student', 'Teacher')
+    settings = [miniature.ROWS[name].setting for name in miniature.VERDICT_ROWS]
+    assert [miniature.needs_teacher(s) for s in settings] == [False, False, False, True, False]
+
+
+def test_the_floor_is_a_seeded_untrained_student_with_the_miniature_crop(tmp_path):
+    from pytracking.features.net_wrappers import NetworkFile
+    folder = miniature.save_untrained(tmp_path, seed=3)
+    again = miniature.save_untrained(tmp_path / 'again', seed=3)
+    first = torch.load(next(folder.glob('*.pth.tar')), weights_only=True)['net']
+    second = torch.load(next(again.glob('*.pth.tar')), weights_only=True)['net']
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert NetworkFile('x', path=str(folder)).training_crop_size() == 128
+    assert miniature.trained_iterations(tmp_path, miniature.UNTRAINED) == 0
+
+
+def test_the_budget_gives_every_student_the_same_iterations_and_the_teacher_its_ratio():
+    students, teacher = miniature.iteration_budget(1000, ['student', 'student_mpsd_nodistill', 'student_distill'])
+    cost = miniature.CPU_SECONDS_PER_ITERATION
+    per_iteration = miniature.TEACHER_ITERATION_RATIO * cost['teacher'] + 2 * cost['student'] + cost['distilled']
+    assert students == int(1000 / per_iteration) and teacher == miniature.TEACHER_ITERATION_RATIO * students
