@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')
 
 from ltr.admin.loading import CheckpointError  # noqa: E402
 from pytracking.evaluation.datasets import DATASETS, get_dataset  # noqa: E402
-from pytracking.evaluation.running import run_dataset  # noqa: E402
+from pytracking.evaluation.running import ResultsFolderError, run_dataset  # noqa: E402
 from pytracking.evaluation.tracker import Tracker, load_parameters  # noqa: E402
 from pytracking.utils.missing_modality import parse_simulation  # noqa: E402
 
@@ -97,7 +97,10 @@ def main(argv=None) -> int:
     except (FileNotFoundError, CheckpointError) as err:
         raise SystemExit(str(err)) from None
     print(f"{args.tracker_name}/{args.tracker_param} on {dataset_name}: {len(dataset)} sequences -> {tracker.results_dir}")
-    statuses = run_dataset(dataset, [tracker], debug=args.debug, threads=args.threads, num_gpus=args.num_gpus)
+    try:
+        statuses = run_dataset(dataset, [tracker], debug=args.debug, threads=args.threads, num_gpus=args.num_gpus)
+    except ResultsFolderError as err:
+        raise SystemExit(str(err)) from None
     failed = [s for s in statuses if s['status'] == 'failed']
     for status in failed:
         print(f"FAILED {status['sequence']}: {status['error']}", file=sys.stderr)

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Dict, Sequence
 
-from ltr.admin.atomic import atomic_write_text
+from ltr.admin.atomic import atomic_savefig, atomic_write_text
 from rgbt.miniature import METRICS, checkpoint_dir, default_out, prepare_benchmark, score, track_setting, train_setting
 
 MODELS = ('CMD student', 'CMD student + drop-out')
@@ -80,7 +80,7 @@ def plot(scores: Dict, path: Path) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_savefig(fig, path)
     plt.close(fig)
 
 

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ltr.admin.atomic import atomic_write_text
+from ltr.admin.atomic import atomic_savefig, atomic_write_text
 from rgbt.miniature import (METRICS, ROWS, TEACHER_ITERATION_RATIO, UNTRAINED, VERDICT_ROWS, default_out, iteration_budget,
                             machine, needs_teacher, parse_overrides, prepare_benchmark, resolve_device, score,
                             track_setting, train_setting, verdict)
@@ -122,7 +122,7 @@ def bar_plot(table: str, per_seed: Dict[int, Dict], path: Path) -> None:
     ax.set_title(f"{table} in miniature ({len(per_seed)} seeds)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
 
 

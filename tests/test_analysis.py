@@ -333,3 +333,26 @@ def test_radar_chart_values_are_the_per_attribute_scores(tmp_path):
     assert (tmp_path / 'attributes' / 'radar_PR.png').stat().st_size > 10000
     two = evaluate('rgbt234', seqs[:2], [results('Good', {k: preds['Good'][k] for k in 'ab'})])
     assert not any('radar' in p.name for p in plot_results(two, tmp_path / 'two', plot_types=('prec',)))
+
+
+@needs_shared
+def test_scoring_imports_neither_torch_nor_a_network(lasher_root, tmp_path):
+    """run_analysis scores text files: with torch made unimportable it still scores the 15 LasHeR
+    trackers, and no network module is loaded on the way."""
+    import subprocess
+    import sys
+    arguments = ['--dataset', 'lasher', '--dataset-root', str(lasher_root), '--json', str(tmp_path / 'scores.json')]
+    for tracker in sorted(os.listdir(RAW / 'lasher_test')):
+        arguments += ['--results', f"{tracker}={RAW / 'lasher_test' / tracker}"]
+    script = ("import sys; sys.modules['torch'] = None\n"
+              "from pytracking import run_analysis\n"
+              f"code = run_analysis.main({arguments!r})\n"
+              "loaded = [m for m in sys.modules if m.startswith(('ltr.models', 'rgbt.nets', 'pytracking.tracker', 'torch'))"
+              " and sys.modules[m] is not None]\n"
+              "assert not loaded, loaded\n"
+              "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    scores = json.loads((tmp_path / 'scores.json').read_text())['trackers']
+    assert len(scores) == 14 and round(scores['mfDiMP']['SR'], 1) == 34.3

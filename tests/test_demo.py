@@ -73,9 +73,10 @@ def test_tracking_runs_on_the_requested_device(tmp_path, monkeypatch):
 def test_budget_gives_the_teacher_three_times_each_students_iterations():
     """The split follows the rule and spends the training share of the budget (CPU costs per iteration)."""
     from rgbt.miniature import CPU_SECONDS_PER_ITERATION as cost
+    from rgbt.miniature import TEACHER_ITERATION_RATIO
     for minutes in (15, 30):
         teacher, student = demo.training_iterations(minutes, 'cpu')
-        assert teacher == demo.TEACHER_ITERATION_RATIO * student
+        assert TEACHER_ITERATION_RATIO == 3 and teacher == TEACHER_ITERATION_RATIO * student
         # Student-Origin and the control train without a teacher, the CMD student with one.
         spent = teacher * cost['teacher'] + student * (2 * cost['student'] + cost['distilled'])
         assert 0.8 * 0.85 * 60 * minutes < spent <= 0.85 * 60 * minutes

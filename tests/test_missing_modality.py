@@ -1,5 +1,7 @@
 """A missing or dropped modality: the reader's policies, the seeded drop-out simulation, the
 tracker and run_tracker under drop-out, and modality drop-out in training."""
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import torch
 from ltr.admin.loading import save_network
 from ltr.data.image_loader import ImageReadError
 from ltr.data.processing import RGBTDiMPProcessing
-from pytracking import run_tracker
+from pytracking import run_analysis, run_tracker
 from pytracking.evaluation.datasets import get_dataset
 from pytracking.evaluation.running import run_dataset
 from pytracking.evaluation.tracker import Tracker
@@ -123,7 +125,7 @@ def test_tracker_holds_a_dropped_thermal_frame_and_writes_the_missing_file(small
     assert lines[0].startswith('# frame') and lines[1].startswith('4\ttir\tunreadable')
 
 
-def test_run_tracker_simulates_drop_out_into_its_own_results_folder(small_benchmark, tmp_path, monkeypatch):
+def test_run_tracker_simulates_drop_out_into_its_own_results_folder(small_benchmark, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv('SYNTHETIC_PATH', str(small_benchmark / 'syn'))
     monkeypatch.setenv('RGBT_RESULTS_PATH', str(tmp_path))
     assert run_tracker.main(['cmd_student', 'synthetic', '--net', str(small_benchmark / 'net.pth.tar'),
@@ -133,6 +135,13 @@ def test_run_tracker_simulates_drop_out_into_its_own_results_folder(small_benchm
     frames = [int(line.split('\t')[0]) for line in (folder / 'test000_missing.txt').read_text().splitlines()[1:]]
     assert len(frames) == 3 and 0 not in frames                     # 30% of the 10 frames after the first
     assert not (tmp_path / 'cmd_student' / 'synthetic').exists()
+    # The analysis says the run was a drop-out run: the frames of every <seq>_missing.txt, counted.
+    recorded = sum(len(p.read_text().splitlines()) - 1 for p in folder.glob('*_missing.txt'))
+    capsys.readouterr()
+    assert run_analysis.main(['--dataset', 'synthetic', '--dataset-root', str(small_benchmark / 'syn'),
+                              '--results', f'drop={folder}', '--json', str(tmp_path / 'scores.json')]) == 0
+    assert f"note: drop tracked {recorded} of " in capsys.readouterr().out and recorded >= 3
+    assert json.loads((tmp_path / 'scores.json').read_text())['trackers']['drop']['frames_without_a_modality'] == recorded
     with pytest.raises(SystemExit, match='MODALITY:RATE'):
         run_tracker.main(['cmd_student', 'synthetic', '--simulate-missing', 'half'])
 

@@ -142,6 +142,45 @@ def test_graphs_of_another_network_or_size_are_refused(exported, tmp_path):
         ob.OrtFrameFeatures(empty, int8=True)
 
 
+def copy_export(exported, folder):
+    import shutil
+    shutil.copytree(exported, folder)
+    return folder
+
+
+def test_an_unverifiable_or_swapped_graph_is_refused_never_used(exported, network_file, tmp_path):
+    net = torch.nn.Module()            # never run: the folder is refused before any session opens
+    nulled = copy_export(exported, tmp_path / 'nulled')
+    metadata = json.loads((nulled / ob.METADATA_FILE).read_text())
+    metadata['source']['sha256'] = None
+    (nulled / ob.METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match='records no checksum of its network'):
+        ob.open_frame_features(net, network_file, SAMPLE, str(nulled))
+    swapped = copy_export(exported, tmp_path / 'swapped')
+    (swapped / ob.FEATURES_FILE).write_bytes((swapped / ob.IOU_FILE).read_bytes())
+    with pytest.raises(ValueError, match='features.onnx is not the graph onnx.json records'):
+        ob.open_frame_features(net, network_file, SAMPLE, str(swapped))
+    (swapped / ob.FEATURES_INT8_FILE).unlink()
+    with pytest.raises(ValueError, match='features_int8.onnx is missing'):
+        ob.open_frame_features(net, network_file, SAMPLE, str(swapped), int8=True)
+    broken = copy_export(exported, tmp_path / 'broken')
+    (broken / ob.METADATA_FILE).write_text('{"sample_size": 128,')
+    with pytest.raises(ValueError, match=r'onnx.json is not valid JSON \(line 1'):
+        ob.open_frame_features(net, network_file, SAMPLE, str(broken))
+
+
+def test_a_damaged_graph_in_the_tracker_s_own_cache_is_exported_again(exported, network_file, tmp_path, monkeypatch):
+    cache = copy_export(exported, tmp_path / 'cache')
+    monkeypatch.setattr(ob, 'default_export_dir', lambda digest, size: cache)
+    (cache / ob.FEATURES_FILE).write_bytes((cache / ob.IOU_FILE).read_bytes())
+    net = Tracker('cmd_student', 'default', net_path=str(network_file)).get_parameters().net.load('cpu')
+    features = ob.open_frame_features(net, network_file, SAMPLE)
+    recorded = json.loads((cache / ob.METADATA_FILE).read_text())['features']['sha256']
+    assert file_sha256(cache / ob.FEATURES_FILE) == recorded
+    rgb = torch.rand(1, 3, SAMPLE, SAMPLE) * 255
+    assert features(rgb, rgb)['classification'].shape[0] == 1
+
+
 def test_cli_backend_options_and_their_results_folder():
     with pytest.raises(SystemExit, match='--int8 needs --backend onnxruntime or openvino'):
         run_tracker.backend_overrides(run_tracker.parse_args(['cmd_student', 'synthetic', '--int8']))

@@ -43,6 +43,14 @@ def atomic_savetxt(path: Union[str, os.PathLike], values, fmt: str, delimiter: s
         np.savetxt(handle, values, fmt=fmt, delimiter=delimiter)
 
 
+def atomic_savefig(fig, path: Union[str, os.PathLike], **savefig_kwargs) -> None:
+    """A matplotlib figure written atomically (its format from the file's extension): an interrupted
+    plot run leaves the old file or none, never a truncated PDF."""
+    path = Path(path)
+    with atomic_write(path, 'wb') as handle:
+        fig.savefig(handle, format=path.suffix.lstrip('.') or 'png', **savefig_kwargs)
+
+
 def _chmod_as_umask(path: str) -> None:
     """Temporary files are created 0600; give the final file the usual permissions."""
     umask = os.umask(0)

@@ -224,6 +224,8 @@ def evaluate(dataset: str, sequences: Sequence[RGBTSequence], results: Sequence[
         preds = [tracker.boxes[s.name][:len(s)] for s in kept]
         curves[tracker.name] = sequence_curves(protocol, frame_measures(protocol, preds, kept))
         trackers[tracker.name] = summarise(protocol, curves[tracker.name])
+        # A drop-out run must not pass for a clean one in a table.
+        trackers[tracker.name]['frames_without_a_modality'] = sum(tracker.missing_frames.get(s.name, 0) for s in kept)
 
     per_attribute = {}
     attribute_names = sorted({a for s in kept for a in s.attributes})

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ltr.admin.atomic import atomic_write, atomic_write_text
+from ltr.admin.atomic import atomic_savefig, atomic_write, atomic_write_text
 
 from pytracking.analysis.evaluation import BenchmarkEvaluation
 
@@ -46,7 +46,14 @@ def format_table(evaluation: BenchmarkEvaluation) -> str:
     widths = [max(len(row[i]) for row in [header] + lines) for i in range(len(header))]
     render = lambda row: '  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
     return '\n'.join([f"{evaluation.dataset}: {len(evaluation.sequence_names)} sequences", render(header),
-                      render(['-' * w for w in widths])] + [render(line) for line in lines])
+                      render(['-' * w for w in widths])] + [render(line) for line in lines] + missing_notes(evaluation))
+
+
+def missing_notes(evaluation: BenchmarkEvaluation) -> List[str]:
+    """One line per tracker that ran frames without a modality (from its `<seq>_missing.txt` files)."""
+    return [f"note: {name} tracked {summary['frames_without_a_modality']} of {summary['frames']} frames with a "
+            f"modality missing (<seq>_missing.txt): a drop-out run, not a clean one"
+            for name, summary in evaluation.trackers.items() if summary.get('frames_without_a_modality')]
 
 
 def print_results(evaluation: BenchmarkEvaluation) -> None:
@@ -54,9 +61,12 @@ def print_results(evaluation: BenchmarkEvaluation) -> None:
 
 
 def write_json(evaluation: BenchmarkEvaluation, path: os.PathLike) -> None:
-    """{"dataset": D, "trackers": {NAME: {"PR": x, "SR": y[, "NPR": z]}}}, percent, unrounded."""
+    """{"dataset": D, "trackers": {NAME: {"PR": x, "SR": y[, "NPR": z][, "frames_without_a_modality": n]}}},
+    percent, unrounded; the count only for trackers that ran frames with a modality missing."""
     data = {'dataset': evaluation.dataset,
-            'trackers': {name: {m: float(s['scores'][m]) for m in evaluation.protocol.metric_names}
+            'trackers': {name: {**{m: float(s['scores'][m]) for m in evaluation.protocol.metric_names},
+                                **({'frames_without_a_modality': s['frames_without_a_modality']}
+                                   if s.get('frames_without_a_modality') else {})}
                          for name, s in evaluation.trackers.items()}}
     atomic_write_text(path, json.dumps(data, indent=2))
 
@@ -106,7 +116,7 @@ def _plot_one(evaluation: BenchmarkEvaluation, summaries: Dict[str, dict], plot_
     fig.tight_layout()
     out_base.parent.mkdir(parents=True, exist_ok=True)
     for extension in ('pdf', 'png'):
-        fig.savefig(f"{out_base}.{extension}")
+        atomic_savefig(fig, f"{out_base}.{extension}")
     plt.close(fig)
 
 
@@ -152,7 +162,7 @@ def plot_radar(evaluation: BenchmarkEvaluation, metric: str, out_base: Path) -> 
     ax.legend(loc='upper left', bbox_to_anchor=(1.12, 1.0), fontsize=9, frameon=False)
     out_base.parent.mkdir(parents=True, exist_ok=True)
     for extension in ('pdf', 'png'):
-        fig.savefig(f"{out_base}.{extension}", bbox_inches='tight')       # keeps the outer labels and legend
+        atomic_savefig(fig, f"{out_base}.{extension}", bbox_inches='tight')       # keeps the outer labels and legend
     plt.close(fig)
     return True
 

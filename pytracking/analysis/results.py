@@ -70,6 +70,8 @@ class TrackerResults:
     prefix: str
     boxes: Dict[str, np.ndarray] = field(default_factory=dict)
     problems: Dict[str, str] = field(default_factory=dict)     # sequence -> what is wrong
+    # sequence -> frames tracked with a modality missing (pytracking's `<seq>_missing.txt` record)
+    missing_frames: Dict[str, int] = field(default_factory=dict)
 
 
 def load_tracker_results(name: str, folder: os.PathLike, gt_lengths: Dict[str, int],
@@ -103,7 +105,31 @@ def load_tracker_results(name: str, folder: os.PathLike, gt_lengths: Dict[str, i
         else:
             results.boxes[sequence] = boxes[:length]
         _warn_non_finite(path, results.boxes.get(sequence))
+        missing = count_missing_frames(folder / f"{prefix}{sequence}_missing.txt")
+        if missing:
+            results.missing_frames[sequence] = missing
     return results
+
+
+def count_missing_frames(path: Path) -> int:
+    """Frames recorded in a missing-modality file (`# frame<TAB>modality<TAB>reason` then one line
+    per missing image; a frame listed for both modalities counts once); 0 when there is no file.
+    Lines that are not such a record are warned about (naming the file and line) and not counted."""
+    if not path.is_file():
+        return 0
+    frames, bad = set(), []
+    for number, line in enumerate(path.read_text(errors='replace').splitlines(), start=1):
+        if not line.strip() or line.startswith('#'):
+            continue
+        fields = line.split('\t')
+        if len(fields) >= 2 and fields[0].strip().isdigit() and fields[1].strip() in ('rgb', 'tir'):
+            frames.add(int(fields[0]))
+        else:
+            bad.append(number)
+    if bad:
+        _logger.warning("%s: %d lines are not '<frame>\\t<rgb|tir>\\t<reason>' records (first at line %d)",
+                        path, len(bad), bad[0])
+    return len(frames)
 
 
 def _warn_non_finite(path: Path, boxes: Optional[np.ndarray]) -> None:

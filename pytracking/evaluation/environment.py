@@ -1,5 +1,6 @@
 """Tracking and evaluation path settings (pytracking/evaluation/local.py, generated on first use)."""
 from pathlib import Path
+from typing import Optional
 
 from ltr.admin.environment import PathSetting, PathSettings, import_local, write_local_file
 
@@ -28,3 +29,9 @@ def env_settings() -> PathSettings:
     """Tracking path settings from pytracking/evaluation/local.py and the environment."""
     local = import_local('pytracking.evaluation.local', TRACKING_LOCAL_FILE, _generate_tracking_local)
     return PathSettings(TRACKING_SETTINGS, vars(local.local_env_settings()), TRACKING_LOCAL_FILE)
+
+
+def tracker_results_dir(tracker: str, param: str, runid: Optional[int] = None) -> Path:
+    """pytracking's result folder `<results_path>/<tracker>/<param>[_<runid:03d>]`."""
+    folder = param if runid is None else f"{param}_{int(runid):03d}"
+    return Path(env_settings().results_path) / tracker / folder

@@ -7,6 +7,7 @@ counts as finished only when it has one box per frame (an empty or cut file is t
 import json
 import logging
 import multiprocessing
+import os
 import traceback
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -15,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ltr.admin.atomic import atomic_savetxt, atomic_write_text
+from ltr.admin.json_files import read_json_object
 from ltr.admin.loading import file_sha256
 from ltr.admin.paths import child_path
 from ltr.admin.threads import available_cpus, use_threads
@@ -27,8 +29,30 @@ _logger = logging.getLogger(__name__)
 NETWORK_RECORD = 'network.json'
 
 
-class ResultsMismatchError(RuntimeError):
+class ResultsFolderError(RuntimeError):
+    """A results folder that cannot be used; the message names it and why."""
+
+
+class ResultsMismatchError(ResultsFolderError):
     """A results folder holds results of another network than the one about to run."""
+
+
+def data_root(dataset: List[Sequence]) -> Optional[Path]:
+    """The folder holding the data set's sequence folders (a sequence's folder: the common path of
+    its first frame pair; None without frames)."""
+    parents = [os.path.dirname(os.path.commonpath([os.path.abspath(p) for p in sequence.frames[0]]))
+               for sequence in dataset if len(sequence.frames)]
+    return Path(os.path.commonpath(parents)).resolve() if parents else None
+
+
+def check_outside_data(tracker: Tracker, dataset: List[Sequence]) -> None:
+    """Refuses a results folder that is the data set's folder or inside it: its files would mix with
+    the frames, and a later run could read the results folder as a sequence."""
+    root = data_root(dataset)
+    results = Path(tracker.results_dir).resolve()
+    if root is not None and (results == root or root in results.parents):
+        raise ResultsFolderError(f"results folder {tracker.results_dir} is inside the data set's folder {root}: "
+                                 f"results must go elsewhere (set results_path / RGBT_RESULTS_PATH)")
 
 
 def claim_results_dir(tracker: Tracker, torch_threads: Optional[int] = None) -> dict:
@@ -40,12 +64,10 @@ def claim_results_dir(tracker: Tracker, torch_threads: Optional[int] = None) -> 
     record_file = tracker.results_dir / NETWORK_RECORD
     if record_file.is_file():
         try:
-            previous = json.loads(record_file.read_text())
-            if not isinstance(previous, dict):
-                raise ValueError('not a JSON object')
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ResultsMismatchError(f"{record_file} is unreadable ({err}): the folder's results cannot be "
-                                       f"attributed to a network; delete the folder or use another --runid") from None
+            previous = read_json_object(record_file)
+        except ValueError as err:
+            raise ResultsMismatchError(f"{err}: the folder's results cannot be attributed to a network; "
+                                       f"delete the folder or use another --runid") from None
         if previous.get('sha256') != record['sha256']:
             raise ResultsMismatchError(
                 f"{tracker.results_dir} holds results of network {previous.get('path')} (sha256 "
@@ -143,8 +165,8 @@ def run_dataset(dataset: List[Sequence], trackers: List[Tracker], debug: int = 0
 
     `torch_threads`: CPU threads of a sequential run (default: the first tracker's parameter
     `threads`, see set_num_threads); parallel workers share the cores. The count is recorded in each
-    results folder's network.json. Raises ResultsMismatchError before any work when a results folder
-    belongs to another network."""
+    results folder's network.json. Raises ResultsFolderError before any work when a results folder
+    lies inside the data set or (ResultsMismatchError) belongs to another network."""
     jobs = [(seq, tracker, debug, (i % num_gpus) if num_gpus else None)
             for tracker in trackers for i, seq in enumerate(dataset)]
     threads = min(threads, len(jobs))              # no idle workers
@@ -155,6 +177,8 @@ def run_dataset(dataset: List[Sequence], trackers: List[Tracker], debug: int = 0
         if torch_threads is None and trackers:
             torch_threads = trackers[0].get_parameters().get('threads')
         cpu_threads = set_num_threads(torch_threads)
+    for tracker in trackers:
+        check_outside_data(tracker, dataset)
     for tracker in trackers:
         claim_results_dir(tracker, cpu_threads)
     statuses = []

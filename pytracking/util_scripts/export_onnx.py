@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..',
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from ltr.admin.loading import CheckpointError  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
 from pytracking.tracker.rgbt_dimp import onnx_backend as ob  # noqa: E402
 
@@ -61,23 +62,46 @@ def calibration_sequences(root):
     return [Sequence.from_benchmark(s) for s in benchmark.sequences(require_frames=True)]
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be at least 1")
+    return value
+
+
+def sample_size_argument(text: str) -> int:
+    """--sample-size: a positive multiple of the backbone's stride 16 within the crop-size bound."""
+    from ltr.admin.limits import bound
+    value = int(text) if text.lstrip('-').isdigit() else positive_int(text)
+    if value < 16 or value % 16 or value > bound('output_sz'):
+        raise argparse.ArgumentTypeError(f"{value}: the sample size must be a multiple of 16 from 16 to "
+                                         f"{bound('output_sz')} (the backbone's stride; DiMP samples 288)")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('tracker_name', help='cmd_student or cmd_teacher (Student-Origin: cmd_student with its --net)')
     parser.add_argument('--param', default='default', help='tracker parameter file')
     parser.add_argument('--net', default=None, help='network file or training checkpoint folder')
     parser.add_argument('--out', required=True, type=Path)
-    parser.add_argument('--sample-size', type=int, default=None,
+    parser.add_argument('--sample-size', type=sample_size_argument, default=None,
                         help="default: the parameters' image_sample_size, else the training crop size, else 288")
     parser.add_argument('--int8', action='store_true', help='also write the statically quantised features_int8.onnx')
     parser.add_argument('--calibration', default=None, help='synthetic benchmark root for the int8 calibration')
-    parser.add_argument('--calibration-batches', type=int, default=32)
+    parser.add_argument('--calibration-batches', type=positive_int, default=32)
     parser.add_argument('--tolerance', type=float, default=TOLERANCE)
     parser.add_argument('--tensorrt', action='store_true', help='also build a TensorRT fp16 engine (CUDA only)')
     args = parser.parse_args(argv)
-    params = Tracker(args.tracker_name, args.param, net_path=args.net).get_parameters()
-    network_file = params.net.resolve()
-    net = params.net.load('cpu')
+    try:
+        params = Tracker(args.tracker_name, args.param, net_path=args.net).get_parameters()
+        network_file = params.net.resolve()
+        net = params.net.load('cpu')
+    except (FileNotFoundError, CheckpointError) as err:
+        raise SystemExit(f"export_onnx.py: {err}") from None
     sample_size = args.sample_size or params.image_sample_size or params.net.training_crop_size() or 288
     metadata = ob.export_onnx(net, args.out, sample_size, source=network_file,
                               network_kind=type(net).__name__)

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ltr.admin.atomic import atomic_write_text
+from ltr.admin.json_files import read_json_object
 from ltr.admin.loading import file_sha256
 from ltr.models.backbone.resnet import IMAGENET_MEAN, IMAGENET_STD
 
@@ -119,9 +120,9 @@ def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optiona
         'sample_size': sample_size, 'opset': OPSET,
         'normalisation': {'inside_graph': True, 'input_range': [0, 255], 'mean': list(IMAGENET_MEAN),
                           'std': list(IMAGENET_STD)},
-        'features': {'file': FEATURES_FILE, 'inputs': list(FEATURE_INPUTS), 'outputs': list(FEATURE_OUTPUTS),
+        'features': {'file': FEATURES_FILE, 'sha256': file_sha256(out_dir / FEATURES_FILE), 'inputs': list(FEATURE_INPUTS), 'outputs': list(FEATURE_OUTPUTS),
                      'input_shape': ['batch', 3, sample_size, sample_size]},
-        'iou_predictor': {'file': IOU_FILE, 'inputs': list(IOU_INPUTS), 'outputs': list(IOU_OUTPUTS),
+        'iou_predictor': {'file': IOU_FILE, 'sha256': file_sha256(out_dir / IOU_FILE), 'inputs': list(IOU_INPUTS), 'outputs': list(IOU_OUTPUTS),
                           'boxes': 'xywh in patch pixels, (1, K, 4)'},
         'int8': None,
         'source': {'path': str(source) if source else None,
@@ -137,7 +138,7 @@ def read_metadata(out_dir: Path) -> Dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: export the network first with "
                                 f"`python pytracking/util_scripts/export_onnx.py <tracker> --net PATH --out {out_dir}`")
-    return json.loads(path.read_text())
+    return read_json_object(path)
 
 
 def session(path: Path, threads: Optional[int] = None):
@@ -181,7 +182,7 @@ def quantize_features(out_dir: Path, calibration: Sequence, per_channel: bool = 
                     calibrate_method=CalibrationMethod.MinMax)
     os.replace(tmp, target)
     prepared.unlink()
-    metadata['int8'] = {'file': FEATURES_INT8_FILE, 'calibration_batches': len(calibration),
+    metadata['int8'] = {'file': FEATURES_INT8_FILE, 'sha256': file_sha256(target), 'calibration_batches': len(calibration),
                         'format': 'QDQ', 'weights': 'int8 per channel' if per_channel else 'int8 per tensor',
                         'activations': 'uint8, MinMax'}
     atomic_write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=1))
@@ -287,20 +288,49 @@ def open_frame_features(net: nn.Module, network_file: Path, sample_size: int, on
     if runtime not in ('onnxruntime', 'openvino'):
         raise ValueError(f"runtime must be 'onnxruntime' or 'openvino', got {runtime!r}")
     digest = file_sha256(network_file)             # read once: it names the folder and checks the graphs
-    folder = Path(onnx_dir) if onnx_dir else default_export_dir(digest, sample_size)
+    default_folder = default_export_dir(digest, sample_size)
+    folder = Path(onnx_dir) if onnx_dir else default_folder
     if not (folder / METADATA_FILE).is_file():
         export_onnx(net, folder, sample_size, source=network_file, source_sha256=digest)
-    metadata = read_metadata(folder)
-    if int(metadata['sample_size']) != sample_size:
-        raise ValueError(f"{folder} was exported at {metadata['sample_size']} pixels, the tracker samples "
-                         f"{sample_size}: export again or set image_sample_size")
-    recorded = metadata['source'].get('sha256')
-    if recorded and recorded != digest:
-        raise ValueError(f"{folder} holds graphs of another network ({metadata['source'].get('path')}, sha256 "
-                         f"{recorded[:12]}) than {network_file}; export this one or point onnx_dir elsewhere")
+    problem = export_problem(folder, read_metadata(folder), digest, sample_size, int8)
+    if problem and folder == default_folder and not int8:
+        # Our own cache folder: an old or damaged export is replaced, never used.
+        export_onnx(net, folder, sample_size, source=network_file, source_sha256=digest)
+        problem = export_problem(folder, read_metadata(folder), digest, sample_size, int8)
+    if problem:
+        raise ValueError(f"{folder}: {problem}")
     if runtime == 'openvino':
         return OpenVinoFrameFeatures(folder, int8=int8, bf16=bf16)
     return OrtFrameFeatures(folder, int8=int8)
+
+
+def export_problem(folder: Path, metadata: Dict, network_sha256: str, sample_size: int, int8: bool) -> Optional[str]:
+    """Why the graphs in `folder` may not be used for the network with checksum `network_sha256`
+    at `sample_size` (None when they may): onnx.json must name that network's checksum, and the graph
+    file to be run must have the checksum onnx.json records for it. An export that cannot be
+    verified (a checksum missing) is refused like a wrong one."""
+    if metadata.get('sample_size') != sample_size:
+        return (f"exported at {metadata.get('sample_size')} pixels, the tracker samples {sample_size}: "
+                f"export again or set image_sample_size")
+    source = metadata.get('source') if isinstance(metadata.get('source'), dict) else {}
+    recorded = source.get('sha256')
+    if not recorded:
+        return "onnx.json records no checksum of its network: the graphs cannot be verified; export again"
+    if recorded != network_sha256:
+        return (f"holds graphs of another network ({source.get('path')}, sha256 {str(recorded)[:12]}), not of "
+                f"the one tracking (sha256 {network_sha256[:12]}); export this one or point onnx_dir elsewhere")
+    entry = metadata.get('int8' if int8 else 'features')
+    if not isinstance(entry, dict):
+        return f"onnx.json has no {'int8' if int8 else 'features'} entry; export again"
+    graph = folder / FEATURES_INT8_FILE if int8 else folder / FEATURES_FILE
+    if not entry.get('sha256'):
+        return f"onnx.json records no checksum of {graph.name}: the graph cannot be verified; export again"
+    if not graph.is_file():
+        return f"{graph.name} is missing; export again"
+    if file_sha256(graph) != entry['sha256']:
+        return (f"{graph.name} is not the graph onnx.json records (sha256 {file_sha256(graph)[:12]} against "
+                f"{entry['sha256'][:12]}): it was replaced or copied from another export; export again")
+    return None
 
 
 def build_tensorrt_engine(onnx_path: Path, engine_path: Path, fp16: bool = True, max_batch: int = 16) -> Path:
