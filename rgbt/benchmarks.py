@@ -7,20 +7,18 @@ Boxes are returned as float64 [x, y, w, h] arrays in pixels, exactly as in the f
 files are converted with w = x2 - x1, no +1, as the GTOT toolkit does). Annotations are read even
 when the images are absent, so evaluation needs only the annotation files.
 """
-import functools
-import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ltr.admin.json_files import read_json_object
+from ltr.data.image_loader import IMAGE_EXTENSIONS, list_frames
 from ltr.admin.paths import UnsafeNameError, plain_name
 
 PathLike = Union[str, os.PathLike]
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 RGBT234_ATTRIBUTES = ('BC', 'CM', 'DEF', 'FM', 'HO', 'LI', 'LR', 'MB', 'NO', 'PO', 'SC', 'TC')
 GTOT_ATTRIBUTES = ('OCC', 'LSV', 'FM', 'LI', 'TC', 'SO', 'DEF')
@@ -209,23 +207,6 @@ class RGBTSequence:
         """(N,) bool: the box is finite with positive width and height (zero boxes mark an absent
         target); see valid_box_mask."""
         return valid_box_mask(self.gt_rgb if modality == 'rgb' else self.gt_tir)
-
-
-def _natural_key(name: str):
-    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)]
-
-
-def list_frames(folder: Path) -> List[str]:
-    """Image files of a folder in natural numeric order (LasHeR's names are irregular). The last few
-    listings are kept while the folder is unchanged (same modification time): a reader that counts
-    a sequence's frames and then pairs them (VTUAV) lists the folder once."""
-    return list(_listed_frames(str(folder), os.stat(folder).st_mtime_ns))
-
-
-@functools.lru_cache(maxsize=8)
-def _listed_frames(folder: str, modified_ns: int) -> Tuple[str, ...]:
-    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
-    return tuple(os.path.join(folder, n) for n in sorted(names, key=_natural_key))
 
 
 def _paired_frames(seq_dir: Path, rgb_sub: str, tir_sub: str, num_boxes: int, gt_file: Path,
@@ -574,7 +555,7 @@ class Synthetic(RGBTBenchmark):
         if not meta_file.is_file():
             raise FileNotFoundError(f"{meta_file} does not exist: generate the benchmark with "
                                     f"`python -m rgbt.synthetic --out {self.root}`")
-        self.meta = json.loads(meta_file.read_text())
+        self.meta = read_json_object(meta_file, AnnotationError)
         layout = self.meta.get('layout')
         if layout not in LAYOUTS:
             raise AnnotationError(f"{meta_file}: unknown layout {layout!r}")

@@ -1,7 +1,7 @@
 """The package's layers (../shared/DESIGN.md, "Layers"), read from the import statements (AST): no
 module imports upward.
 
-    core      ltr.admin, ltr.models, ltr.data.image_loader, ltr.data.processing_utils, ltr.data.transforms
+    core      ltr.admin, ltr.models, ltr.data.image_loader, ltr.data.registration, ltr.data.processing_utils, ltr.data.transforms
     method    rgbt (benchmarks, fusion, nets, distill, synthetic)
     training  the rest of ltr (data, dataset, actors, trainers, train_settings)   } side by side,
     tracking  pytracking (tracker, parameters, evaluation, analysis)             } never each other
@@ -12,8 +12,8 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORE = ('ltr.admin', 'ltr.models', 'ltr.data.image_loader', 'ltr.data.processing_utils', 'ltr.data.transforms')
-TOOLS = ('rgbt.demo', 'rgbt.experiments', 'rgbt.dropout_experiment', 'rgbt.miniature', 'rgbt.synthetic.__main__', 'ltr.run_training',
+CORE = ('ltr.admin', 'ltr.models', 'ltr.data.image_loader', 'ltr.data.registration', 'ltr.data.processing_utils', 'ltr.data.transforms')
+TOOLS = ('rgbt.demo', 'rgbt.register', 'rgbt.unaligned_experiment', 'rgbt.experiments', 'rgbt.dropout_experiment', 'rgbt.miniature', 'rgbt.synthetic.__main__', 'ltr.run_training',
          'ltr.util_scripts', 'pytracking.run_', 'pytracking.util_scripts')
 HEIGHT = {'core': 0, 'method': 1, 'training': 2, 'tracking': 2, 'tools': 3}
 

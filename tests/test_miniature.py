@@ -35,6 +35,20 @@ def test_the_thread_count_does_not_follow_the_machines_load(monkeypatch):
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize('given, expected', [(None, 'PASSIVE'), ('ACTIVE', 'ACTIVE')])
+def test_importing_the_package_makes_openmp_threads_sleep_unless_the_user_chose(given, expected):
+    """The policy is set before torch loads OpenMP: the torch process itself sees it."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_WAIT_POLICY'}
+    if given:
+        env['OMP_WAIT_POLICY'] = given
+    script = "import os, rgbt.experiments, torch; print(os.environ['OMP_WAIT_POLICY'])"
+    done = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == expected
+
+
 def _scores(**sr):
     return {row: {'PR': 0.0, 'NPR': 0.0, 'SR': value} for row, value in sr.items()}
 

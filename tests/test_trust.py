@@ -370,8 +370,131 @@ def test_exif_orientation_is_ignored_by_both_decoders(tmp_path, monkeypatch, dec
     assert imread_rgb(path).shape == (96, 128, 3)
 
 
-def test_a_16_bit_thermal_frame_is_not_decoded_silently(tmp_path, caplog):
-    path = tmp_path / 'thermal16.png'
-    cv2.imwrite(str(path), (np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 3))
-    imread_rgb(path)
-    assert '16-bit image' in caplog.text and 'thermal16.png' in caplog.text
+def test_16_bit_thermal_frames_map_by_the_first_frames_percentiles_and_say_so(tmp_path, caplog):
+    """Issue 26, section 4: read as 16 bits (not 4 grey levels), one range per sequence folder."""
+    import logging
+    from ltr.data import image_loader
+    folder = tmp_path / 'seq' / 'infrared'
+    folder.mkdir(parents=True)
+    first = np.linspace(20000, 21000, 64 * 48).reshape(48, 64).astype(np.uint16)     # 1000 counts of scene
+    later = first.copy()
+    later[:, :32] += 500                                                              # a warmer half
+    cv2.imwrite(str(folder / '00001.png'), first)
+    cv2.imwrite(str(folder / '00002.png'), later)
+    image_loader.thermal_range.cache_clear()
+    with caplog.at_level(logging.INFO, logger='ltr.data.image_loader'):
+        decoded_first, decoded_later = imread_rgb(folder / '00001.png'), imread_rgb(folder / '00002.png')
+    low, high = np.percentile(first, (1, 99))
+
+    def expected(raw):          # the first frame's range for every frame of the folder
+        return np.clip(np.rint((raw.astype(np.float32) - low) * (255 / (high - low))), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(decoded_first[:, :, 0], expected(first))
+    np.testing.assert_array_equal(decoded_later[:, :, 2], expected(later))
+    assert len(np.unique(decoded_first)) > 200                       # dropping the low byte left 4 levels
+    assert caplog.text.count('16-bit frames of') == 1 and '00001.png' in caplog.text
+    # A rig's registration.json fixes the range for every sequence below it.
+    (tmp_path / 'registration.json').write_text('{"thermal_range": [20000, 20510]}')
+    image_loader.thermal_range.cache_clear()
+    assert imread_rgb(folder / '00001.png')[0, 0, 0] == 0 and imread_rgb(folder / '00002.png')[0, 31, 0] == 255
+    (tmp_path / 'registration.json').write_text('{"thermal_range": [300, 200]}')
+    image_loader.thermal_range.cache_clear()
+    with pytest.raises(ImageReadError, match='registration.json: thermal_range must be'):
+        imread_rgb(folder / '00001.png')
+    image_loader.thermal_range.cache_clear()
+
+
+# ---- Round 2, part 2: crashes become one line naming the input; silent cases are refused ----
+
+def test_a_jpeg_with_trailing_data_decodes_and_a_cut_one_is_refused(tmp_path):
+    image = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    clean = tmp_path / 'clean.jpg'
+    cv2.imwrite(str(clean), image)
+    data = clean.read_bytes()
+    trailing = tmp_path / 'trailing.jpg'            # 64 KB after the end marker: beyond the tail searched first
+    trailing.write_bytes(data + bytes(range(1, 255)) * 258)
+    np.testing.assert_array_equal(imread_rgb(trailing), imread_rgb(clean))
+    cut = tmp_path / 'cut.jpg'
+    cut.write_bytes(data[:len(data) // 2] + b'\x00' * 70000)
+    with pytest.raises(ImageReadError, match='cut.jpg is truncated or corrupt'):
+        imread_rgb(cut)
+
+
+def test_a_frame_of_another_size_stops_the_sequence_naming_its_file(tmp_path, network_file):
+    from pytracking.evaluation.datasets import get_dataset
+    from pytracking.evaluation.tracker import Tracker
+    root = generate_benchmark(tmp_path / 'syn', 'rgbt234', {'train': 1, 'test': 1}, SMALL, seed=2, progress=False)
+    sequence = get_dataset('synthetic', root=root, require_frames=True)[0]
+    rgb, tir = sequence.frames[3]
+    for path in (rgb, tir):
+        cv2.imwrite(path, cv2.resize(cv2.imread(path), (96, 72)))
+    tracker = Tracker('cmd_student', 'synthetic', net_path=str(network_file), results_dir=tmp_path / 'results')
+    with pytest.raises(ValueError, match=rf"frame 3 \({rgb}\): frame size \(height, width\) \[\(72, 96\), \(72, 96\)\] "
+                                         r"differs from the first frame's \[\(48, 64\), \(48, 64\)\]"):
+        tracker.run_sequence(sequence)
+
+
+def test_a_results_folder_inside_the_data_is_refused_before_anything_is_written(tmp_path, network_file, monkeypatch):
+    from pytracking import run_tracker
+    root = generate_benchmark(tmp_path / 'syn', 'rgbt234', {'train': 1, 'test': 1}, SMALL, seed=2, progress=False)
+    before = sorted(str(p) for p in root.rglob('*'))
+    monkeypatch.setenv('SYNTHETIC_PATH', str(root))
+    monkeypatch.setenv('RGBT_RESULTS_PATH', str(root / 'test'))
+    with pytest.raises(SystemExit, match="is inside the data set's folder"):
+        run_tracker.main(['cmd_student', 'synthetic', '--net', str(network_file)])
+    assert sorted(str(p) for p in root.rglob('*')) == before
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['cmd', 'nope'], "no experiment 'nope' in pytracking/experiments/cmd.py"),
+    (['cmd', '__builtins__'], "no experiment '__builtins__'"),
+    (['cmd', 'get_dataset'], "no experiment 'get_dataset'"),          # imported, not defined there
+    (['../cmd', 'synthetic'], "no experiment module '../cmd'"),
+])
+def test_run_experiment_names_only_experiments(arguments, message):
+    from pytracking import run_experiment
+    with pytest.raises(SystemExit, match=message.replace('(', r'\(').replace('.', r'\.')):
+        run_experiment.main(arguments)
+
+
+@pytest.mark.parametrize('value', ['0', '-16', '100', 'abc', '4096'])
+def test_export_onnx_refuses_a_sample_size_that_is_not_a_stride_multiple_within_the_bound(value, capsys):
+    from pytracking.util_scripts import export_onnx
+    with pytest.raises(SystemExit):
+        export_onnx.main(['cmd_student', '--out', 'unused', f'--sample-size={value}'])
+    assert '--sample-size' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('text, message', [('{"layout": ', r'synthetic.json is not valid JSON \(line 1'),
+                                           ('[1, 2]', 'must hold a JSON object, not list'),
+                                           (b'\xff\xfe{', 'is not UTF-8 text')])
+def test_json_files_that_are_not_json_objects_are_one_error_naming_the_file(tmp_path, text, message):
+    from rgbt.benchmarks import Synthetic
+    meta = tmp_path / 'synthetic.json'
+    meta.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(AnnotationError, match=message):
+        Synthetic(tmp_path)
+    # The generator treats an unreadable record as no record and writes the benchmark again.
+    generate_benchmark(tmp_path, 'rgbt234', {'train': 1, 'test': 1}, SMALL, seed=2, progress=False)
+    assert Synthetic(tmp_path).meta['layout'] == 'rgbt234'
+
+
+def test_an_interrupted_plot_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from ltr.admin.atomic import atomic_savefig
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = tmp_path / 'plot.pdf'
+    atomic_savefig(fig, path)
+    before = path.read_bytes()
+    assert before.startswith(b'%PDF')
+
+    def interrupted(self, handle, **kwargs):
+        handle.write(b'%PDF-1.4 half')
+        raise KeyboardInterrupt
+    monkeypatch.setattr(type(fig), 'savefig', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_savefig(fig, path)
+    plt.close(fig)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ['plot.pdf']

@@ -15,6 +15,21 @@ from typing import Optional
 _logger = logging.getLogger(__name__)
 
 
+# OpenMP's wait policy when the user has not chosen one. Measured (docs/reliability.md, "Thread
+# policy"; ltr/util_scripts/thread_contention.py, AMD EPYC, 2 cores): a 2-thread training step took
+# 0.85 s alone and 2.78 s beside a 2-thread CPU-bound neighbour with GNU OpenMP's default (threads
+# spin while they wait), 0.94 s and 1.77 s with PASSIVE (they sleep): near the fair share (2x) under
+# contention, for about 10% alone.
+DEFAULT_OMP_WAIT_POLICY = 'PASSIVE'
+
+
+def default_openmp_wait_policy() -> None:
+    """Sets OMP_WAIT_POLICY to DEFAULT_OMP_WAIT_POLICY unless it is set. OpenMP reads it when torch
+    loads it, so the package roots (ltr, pytracking, rgbt) call this before anything imports torch;
+    a process that imported torch first keeps its policy. OMP_WAIT_POLICY=ACTIVE restores spinning."""
+    os.environ.setdefault('OMP_WAIT_POLICY', DEFAULT_OMP_WAIT_POLICY)
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity mask; the CPU count where there is none)."""
     if hasattr(os, 'sched_getaffinity'):

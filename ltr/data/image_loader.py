@@ -6,15 +6,25 @@ replicated to three channels.
 A truncated JPEG or PNG is an ImageReadError naming the file, whichever decoder is in use: both
 libjpeg-turbo and OpenCV decode a cut-off JPEG with a grey bottom and only print a warning, so the
 end-of-image marker is checked before decoding (a few bytes read from the file's tail).
+
+16-bit frames (radiometric thermal cameras write 16-bit PNG or TIFF) are read as 16 bits and mapped
+to 0..255 by one policy, for training, tracking and video folders alike (`thermal_range`): the
+range `thermal_range` [low, high] of a `registration.json` beside the frame's folder (the
+sequence's, or the rig's one level up) when it gives one, else the 1st and 99th percentiles of the
+first frame of the frame's folder (the sequence's first frame, so every frame of a sequence is
+mapped alike); values outside the range are clipped. The range used is logged once per folder.
 """
+import functools
 import logging
 import os
+import re
 import warnings
 
 import cv2
 import numpy as np
 
 from ltr.admin.limits import LimitError, bound, check_limit
+from ltr.data.registration import RegistrationError, find_registration
 
 _logger = logging.getLogger(__name__)
 _jpeg4py = None
@@ -40,24 +50,39 @@ def _jpeg4py_module():
 
 
 # Where a complete file ends: JPEG's end-of-image marker, PNG's IEND chunk type. Encoders may pad a
-# few bytes after it, so the marker is searched in the file's tail.
+# few bytes after it, so the marker is searched in the file's tail first; cameras and editors may
+# append more (a second image, metadata), so the rest of the file is searched before refusing it.
 _END_MARKERS = {('.jpg', '.jpeg'): b'\xff\xd9', ('.png',): b'IEND'}
 _TAIL_BYTES = 4096
+_CHUNK_BYTES = 1 << 20
 
 
 def check_complete(path: str) -> None:
-    """Raises ImageReadError when a JPEG or PNG file lacks its end marker (a truncated file)."""
+    """Raises ImageReadError when a JPEG or PNG file lacks its end marker (a truncated file). Data
+    after the marker is allowed (the decoders stop at the marker)."""
     lower = path.lower()
     for suffixes, marker in _END_MARKERS.items():
         if lower.endswith(suffixes):
             with open(path, 'rb') as handle:
                 size = handle.seek(0, os.SEEK_END)
                 handle.seek(max(size - _TAIL_BYTES, 0))
-                tail = handle.read()
-            if marker not in tail:
-                raise ImageReadError(f"image {path} is truncated or corrupt ({size} bytes, no end-of-image "
-                                     f"marker): re-extract or re-download it")
-            return
+                if marker in handle.read() or _contains(handle, marker):
+                    return
+            raise ImageReadError(f"image {path} is truncated or corrupt ({size} bytes, no end-of-image "
+                                 f"marker): re-extract or re-download it")
+
+
+def _contains(handle, marker: bytes) -> bool:
+    """Whether the file holds `marker` anywhere, read in chunks (overlapping by the marker's length)."""
+    handle.seek(0)
+    previous = b''
+    while True:
+        chunk = handle.read(_CHUNK_BYTES)
+        if not chunk:
+            return False
+        if marker in previous[-len(marker) + 1:] + chunk:
+            return True
+        previous = chunk
 
 
 def _to_rgb3(image: np.ndarray) -> np.ndarray:
@@ -77,11 +102,10 @@ def _decode_with_jpeg4py(module, path: str):
         return None
 
 
-def check_header(path: str) -> None:
+def check_header(path: str) -> bool:
     """Reads the image's header (not its pixels) and refuses a width x height above the
     `image_pixels` bound (ltr.admin.limits) before anything is decoded: a 285 KB PNG can declare
-    20000x15000 pixels. Warns once per folder about 16-bit images (decoded to 8 bits by dropping the
-    low byte, which leaves a radiometric thermal frame with a few grey levels)."""
+    20000x15000 pixels. Returns whether the image is a 16-bit grey image."""
     from PIL import Image
     try:
         with warnings.catch_warnings():
@@ -92,21 +116,87 @@ def check_header(path: str) -> None:
         raise ImageReadError(f"image {path}: its header declares more than {Image.MAX_IMAGE_PIXELS * 2:,} pixels, above "
                          f"the bound of {bound('image_pixels'):,} (RGBT_MAX_IMAGE_PIXELS raises it)") from None
     except (OSError, SyntaxError, ValueError):
-        return          # a header PIL does not know: the decoder below decides
+        return False    # a header PIL does not know: the decoder below decides
     try:
         check_limit('image_pixels', width * height, f"image {path}", f"width x height ({width}x{height})")
     except LimitError as err:
         raise ImageReadError(str(err)) from None
-    if mode.startswith('I;16') or mode == 'I':
-        folder = os.path.dirname(path)
-        if folder not in _warned_16bit:
-            _warned_16bit.add(folder)
-            _logger.warning("%s is a 16-bit image: it is decoded to 8 bits by dropping the low byte, which can "
-                            "leave a radiometric thermal frame with a few grey levels (other frames of %s too)",
-                            path, folder)
+    return mode.startswith('I;16') or mode == 'I'
 
 
-_warned_16bit = set()
+# ---- 16-bit thermal frames ----------------------------------------------------------------------
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+THERMAL_PERCENTILES = (1.0, 99.0)       # our choice: robust to a few hot or dead pixels
+
+
+def natural_key(name: str):
+    """'img10' after 'img9': digits compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)]
+
+
+def list_frames(folder) -> list:
+    """Image files of a folder in natural numeric order (LasHeR's names are irregular). The last few
+    listings are kept while the folder is unchanged (same modification time): a reader that counts
+    a sequence's frames and then pairs them (VTUAV) lists the folder once."""
+    return list(_listed_frames(str(folder), os.stat(folder).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _listed_frames(folder: str, modified_ns: int) -> tuple:
+    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
+    return tuple(os.path.join(folder, n) for n in sorted(names, key=natural_key))
+
+
+def _decode_16bit(path: str) -> np.ndarray:
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is None or image.size == 0:
+        raise ImageReadError(f"cannot decode image {path} (corrupt or unsupported file)")
+    if image.dtype != np.uint16:
+        raise ImageReadError(f"image {path}: its header says 16-bit but it decodes as {image.dtype}")
+    return image if image.ndim == 2 else image[:, :, 0]
+
+
+def _fixed_thermal_range(folder: str):
+    """(low, high) from the registration.json of the frame folder's sequence (or its rig), with the
+    file it came from; None when there is none or it gives no thermal_range."""
+    try:
+        registration = find_registration(os.path.dirname(folder))
+    except RegistrationError as err:
+        raise ImageReadError(str(err)) from None
+    if registration is None or registration.thermal_range is None:
+        return None
+    return registration.thermal_range, registration.path
+
+
+@functools.lru_cache(maxsize=64)
+def thermal_range(folder: str) -> tuple:
+    """(low, high) raw values mapped to 0 and 255 for the 16-bit frames of `folder` (see the module
+    docstring: registration.json's `thermal_range`, else the first frame's percentiles)."""
+    fixed = _fixed_thermal_range(folder)
+    if fixed is not None:
+        (low, high), source = fixed
+    else:
+        frames = list_frames(folder)
+        source = frames[0]
+        low, high = (float(v) for v in np.percentile(_decode_16bit(source), THERMAL_PERCENTILES))
+        if high <= low:                 # a flat first frame: its value sits mid-range
+            low, high = low - 128.0, low + 128.0
+    _logger.info("16-bit frames of %s mapped to 0..255 from the range %g..%g (%s)", folder, low, high,
+                 'registration.json' if fixed else f"percentiles {THERMAL_PERCENTILES} of {os.path.basename(source)}")
+    return low, high
+
+
+def map_to_8bit(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Raw 16-bit values -> uint8: low -> 0, high -> 255, linear in between, clipped outside."""
+    scaled = (image.astype(np.float32) - low) * (255.0 / (high - low))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def read_16bit_frame(path: str) -> np.ndarray:
+    """A 16-bit grey frame as HxWx3 uint8 by the folder's thermal range."""
+    low, high = thermal_range(os.path.dirname(os.path.abspath(path)))
+    return _to_rgb3(map_to_8bit(_decode_16bit(path), low, high))
 
 
 def imread_rgb(path: str) -> np.ndarray:
@@ -117,7 +207,8 @@ def imread_rgb(path: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image {path} does not exist")
     check_complete(path)
-    check_header(path)
+    if check_header(path):
+        return read_16bit_frame(path)
     if path.lower().endswith(('.jpg', '.jpeg')):
         module = _jpeg4py_module()
         if module is not None:

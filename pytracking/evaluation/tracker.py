@@ -11,17 +11,20 @@ from typing import Callable, Iterable, Iterator, Optional, Tuple
 import numpy as np
 import torch
 
+from ltr.data.registration import find_registration
 from pytracking.evaluation.data import Sequence
-from pytracking.evaluation.environment import env_settings
+from pytracking.evaluation.environment import tracker_results_dir
 from pytracking.features.preprocessing import numpy_to_torch
 from pytracking.utils.missing_modality import ModalityGuard, simulated_drop_out
 from rgbt.benchmarks import first_box_reason, invalid_box_reason
 
 
-def tracker_results_dir(tracker: str, param: str, runid: Optional[int] = None) -> Path:
-    """pytracking's result folder `<results_path>/<tracker>/<param>[_<runid:03d>]`."""
-    folder = param if runid is None else f"{param}_{int(runid):03d}"
-    return Path(env_settings().results_path) / tracker / folder
+def sequence_registration(sequence: Sequence):
+    """The sequence's registration.json (its folder: the common folder of its first frame pair; or its
+    rig's, one level up), None without one or without frames."""
+    if not len(sequence.frames):
+        return None
+    return find_registration(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in sequence.frames[0]]))
 
 
 def blanked_modality(params, sequence):
@@ -66,15 +69,28 @@ class TrackedFrame:
     seconds: float
 
 
-def track_frames(tracker, frames: Iterable, init_info: Callable[[tuple], dict], name: str) -> Iterator[TrackedFrame]:
+def frame_height_width(frame) -> tuple:
+    """(height, width) of a decoded frame: an HxWxC array, or a (1, C, H, W) tensor already uploaded."""
+    shape = tuple(int(v) for v in frame.shape)
+    return shape[-2:] if len(shape) == 4 else shape[:2]
+
+
+def track_frames(tracker, frames: Iterable, init_info: Callable[[tuple], dict], name: str,
+                 frame_name: Optional[Callable[[int], str]] = None) -> Iterator[TrackedFrame]:
     """The frame loop of every tracking command (benchmark sequences, videos, cameras): initialises
     `tracker` on the first pair with the info `init_info(first_pair)` gives ('init_bbox'), tracks the
-    others, times each call, and stops with an error naming `name` and the frame at a non-finite box."""
+    others, times each call, and stops with an error naming `name` and the frame (`frame_name(index)`
+    when given, e.g. its file) at a non-finite box or at a frame whose size differs from the first's
+    (the tracker's geometry is fixed at initialisation)."""
+    describe = frame_name or (lambda index: f"frame {index}")
+    first_size = None
     for index, image in enumerate(frames):
         start = time.perf_counter()
+        size = [frame_height_width(modality) for modality in image]
         if index == 0:
+            first_size = size
             info = init_info(image)
-            height, width = image[0].shape[:2]
+            height, width = size[0]
             reason = first_box_reason(info['init_bbox'], width, height)
             if reason is not None:
                 raise ValueError(f"{name}: the first frame's box {np.asarray(info['init_bbox']).tolist()} cannot "
@@ -82,11 +98,14 @@ def track_frames(tracker, frames: Iterable, init_info: Callable[[tuple], dict], 
             tracker.initialize(image, info)
             output = {'target_bbox': info['init_bbox'], 'flag': 'init'}
         else:
+            if size != first_size:
+                raise ValueError(f"{name}, {describe(index)}: frame size (height, width) {size} differs from the "
+                                 f"first frame's {first_size}; the frames of one sequence must share one size")
             output = tracker.track(image)
         seconds = time.perf_counter() - start
         box = np.asarray(output['target_bbox'], dtype=np.float64)
         if not np.all(np.isfinite(box)):
-            raise FloatingPointError(f"{name}, frame {index}: non-finite box {box.tolist()}")
+            raise FloatingPointError(f"{name}, {describe(index)}: non-finite box {box.tolist()}")
         yield TrackedFrame(index, image, output, box, seconds)
 
 
@@ -150,7 +169,9 @@ class Tracker:
         device = torch.device('cuda', torch.cuda.current_device()) if upload else None
         upload_stream = torch.cuda.Stream(device=device) if upload else None
 
-        guard = ModalityGuard(params.missing_modality, params.resize_tir, blanked_modality(params, sequence))
+        registration = sequence_registration(sequence)
+        guard = ModalityGuard(params.missing_modality, params.resize_tir, blanked_modality(params, sequence),
+                              registered=registration is not None and registration.tir_from_rgb is not None)
 
         def read(index):
             """Decodes frame `index` (and on a GPU uploads it on a side stream); returns the frames and
@@ -182,7 +203,9 @@ class Tracker:
                     yield image
 
         boxes, times, flags = [], [], []
-        for step in track_frames(tracker, prefetched(), lambda image: sequence.init_info(), sequence.name):
+        for step in track_frames(tracker, prefetched(), lambda image: {**sequence.init_info(), 'registration': registration},
+                                 sequence.name,
+                                 lambda index: f"frame {index} ({sequence.frames[index][0]})"):
             boxes.append(step.box.tolist())
             times.append(step.seconds)
             flags.append(step.output.get('flag'))

@@ -59,3 +59,26 @@ def sample_patch(image: torch.Tensor, pos: torch.Tensor, sample_sz: torch.Tensor
     patch = F.pad(image, pad, mode=mode)
     patch = F.interpolate(patch, size=[int(v) for v in output_sz], mode='bilinear', align_corners=False)
     return patch, (df * torch.cat((tl, br))).float()
+
+
+def registered_patch(image: torch.Tensor, tir_from_rgb: torch.Tensor, coords: torch.Tensor,
+                     output_sz: torch.Tensor) -> torch.Tensor:
+    """The thermal patch that shows what the visible patch shows, for a thermal camera with its own
+    resolution and field of view (issue 26): each output pixel's centre is placed in the visible
+    frame as sample_patch placed it (`coords`, the visible patch's [y1, x1, y2, x2], stretched over
+    `output_sz`), mapped to the thermal frame by the homography `tir_from_rgb` (visible x, y, 1 ->
+    thermal), and read there bilinearly (border pixels repeated beyond the frame). One warp per
+    patch: the whole thermal frame is never resized. image (1, C, H, W) -> (1, C, h, w)."""
+    height, width = (int(v) for v in output_sz)
+    y1, x1, y2, x2 = (float(v) for v in coords)
+    device = image.device
+    xs = x1 + (torch.arange(width, device=device, dtype=torch.float64) + 0.5) * (x2 - x1) / width - 0.5
+    ys = y1 + (torch.arange(height, device=device, dtype=torch.float64) + 0.5) * (y2 - y1) / height - 0.5
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+    points = torch.stack((grid_x, grid_y, torch.ones_like(grid_x)), dim=-1)          # (h, w, 3)
+    mapped = points @ tir_from_rgb.to(device=device, dtype=torch.float64).T
+    thermal = mapped[..., :2] / mapped[..., 2:3]                                       # thermal (x, y)
+    size = torch.tensor([image.shape[3], image.shape[2]], device=device, dtype=torch.float64)
+    grid = ((thermal + 0.5) / size * 2 - 1).to(image.dtype).unsqueeze(0)                # align_corners=False
+    return F.grid_sample(image, grid, mode='bilinear', padding_mode='border', align_corners=False)
+

@@ -30,16 +30,20 @@ class ModalityGuard:
     Args:
         policy: 'fail', 'hold' or 'zeros'.
         resize_tir: resize thermal frames to the RGB size (else a size mismatch is an error).
+        registered: the sequence has a registration (ltr.data.registration): the thermal frame keeps
+            its own size, the tracker warps its patches through the registration.
         blanked: optional (frame index -> modality or None): a simulated drop-out replaces that
             modality's image with a black one before the policy applies.
         imread: path -> HxWx3 uint8 RGB.
     """
 
     def __init__(self, policy: str = 'fail', resize_tir: bool = False,
-                 blanked: Optional[Callable[[int], Optional[str]]] = None, imread: Callable = imread_rgb):
+                 blanked: Optional[Callable[[int], Optional[str]]] = None, imread: Callable = imread_rgb,
+                 registered: bool = False):
         if policy not in MISSING_POLICIES:
             raise ValueError(f"missing_modality must be one of {MISSING_POLICIES}, got {policy!r}")
         self.policy, self.resize_tir, self.blanked, self.imread = policy, resize_tir, blanked, imread
+        self.registered = registered
         self.last_good: List[Optional[np.ndarray]] = [None, None]
         self.records: List[Tuple[int, str, str]] = []
 
@@ -75,6 +79,8 @@ class ModalityGuard:
             else:
                 self.last_good[modality] = image
             images.append(image)
+        if self.registered:
+            return images[0], images[1]
         return match_sizes(images[0], images[1], rgb_path, tir_path, self.resize_tir)
 
     def _replacement(self, index: int, modality: int, path: str, reason: str) -> np.ndarray:

@@ -11,8 +11,7 @@ import cv2
 import numpy as np
 
 from ltr.admin.limits import check_limit
-from ltr.data.image_loader import ImageReadError
-from rgbt.benchmarks import list_frames
+from ltr.data.image_loader import ImageReadError, list_frames
 
 
 class StreamEnded(RuntimeError):

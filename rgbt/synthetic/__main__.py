@@ -1,4 +1,5 @@
-"""python -m rgbt.synthetic --out DIR --layout {rgbt234,lasher,gtot,vtuav} --sequences N --frames F --seed S"""
+"""python -m rgbt.synthetic --out DIR --layout {rgbt234,lasher,gtot,vtuav} --sequences N --frames F --seed S
+                          [--unaligned] [--thermal-16bit]"""
 import argparse
 
 from rgbt.synthetic.generator import SequenceSpec, generate_benchmark
@@ -15,13 +16,17 @@ def main(argv=None):
     parser.add_argument('--width', type=int, default=320)
     parser.add_argument('--height', type=int, default=256)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--unaligned', action='store_true',
+                        help="a thermal camera with its own resolution and view; each sequence gets its registration.json")
+    parser.add_argument('--thermal-16bit', action='store_true', help='thermal frames as 16-bit PNG raw counts')
     args = parser.parse_args(argv)
     if args.out is None:
         from pytracking.evaluation.environment import env_settings
         args.out = env_settings().synthetic_path
     train = 2 * args.sequences if args.train_sequences is None else args.train_sequences
     root = generate_benchmark(args.out, args.layout, {'train': train, 'test': args.sequences},
-                              SequenceSpec(args.frames, args.width, args.height), seed=args.seed)
+                              SequenceSpec(args.frames, args.width, args.height, args.unaligned, args.thermal_16bit),
+                              seed=args.seed)
     print(f"synthetic benchmark ({args.layout} layout, {train} train + {args.sequences} test sequences) in {root}")
 
 

@@ -19,11 +19,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from ltr.admin.json_files import read_json_object
+from ltr.data.registration import REGISTRATION_FILE
 from rgbt import benchmarks
 
 ATTRIBUTES = ('low_illumination', 'thermal_crossover', 'partial_occlusion', 'heavy_occlusion', 'scale_variation',
@@ -46,9 +48,16 @@ NO_OCCLUSION = {'rgbt234': 'NO', 'lasher': 'NO'}
 
 @dataclass(frozen=True)
 class SequenceSpec:
+    """`unaligned`: the thermal camera has its own resolution and view (issue 26): each sequence's
+    thermal frames are warped by a drawn homography (scale 0.5-0.8, rotation within 3 degrees, a shift
+    within 5% of the frame) into a smaller frame, its thermal boxes mapped alike, and the true
+    `registration.json` written beside the sequence. `thermal_16bit`: thermal frames are 16-bit PNGs
+    of raw counts (27000 + 24 per grey level, with sensor noise), as radiometric cameras write."""
     num_frames: int = 100
     width: int = 320
     height: int = 256
+    unaligned: bool = False
+    thermal_16bit: bool = False
 
 
 def _smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int, channels: int) -> np.ndarray:
@@ -191,17 +200,57 @@ def _clip_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array([x0, y0, max(x1 - x0, 1), max(y1 - y0, 1)])
 
 
-def _write_sequence(layout: str, seq_dir: Path, rendered, spec: SequenceSpec) -> None:
+def unalign(rng: np.random.Generator, tir_frames, gt_tir: np.ndarray, width: int, height: int):
+    """A thermal camera with its own resolution and view: (thermal frames, thermal boxes, registration
+    dict) for frames rendered aligned with the visible ones."""
+    scale, angle = rng.uniform(0.5, 0.8), np.deg2rad(rng.uniform(-3.0, 3.0))
+    tir_width, tir_height = int(round(width * scale)), int(round(height * scale))
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    shift = rng.uniform(-0.05, 0.05, 2) * [tir_width, tir_height]
+    centre, tir_centre = np.array([(width - 1) / 2, (height - 1) / 2]), np.array([(tir_width - 1) / 2, (tir_height - 1) / 2])
+    tir_from_rgb = np.eye(3)
+    tir_from_rgb[:2, :2] = rotation
+    tir_from_rgb[:2, 2] = tir_centre + shift - rotation @ centre
+    frames = [cv2.warpPerspective(f, tir_from_rgb, (tir_width, tir_height), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REFLECT) for f in tir_frames]
+    corners = np.stack([gt_tir[:, :2], gt_tir[:, :2] + [1, 0] * gt_tir[:, 2:], gt_tir[:, :2] + gt_tir[:, 2:],
+                        gt_tir[:, :2] + [0, 1] * gt_tir[:, 2:]], axis=1)                       # (N, 4, 2)
+    mapped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), tir_from_rgb).reshape(-1, 4, 2)
+    boxes = np.concatenate([mapped.min(axis=1), mapped.max(axis=1) - mapped.min(axis=1)], axis=1)
+    registration = {'tir_from_rgb': tir_from_rgb.tolist(), 'rgb_size': [width, height],
+                    'tir_size': [tir_width, tir_height]}
+    return frames, boxes, registration
+
+
+def raw_thermal(rng: np.random.Generator, frame: np.ndarray) -> np.ndarray:
+    """A grey thermal frame (HxWx3 uint8) as a radiometric camera's 16-bit counts."""
+    counts = 27000.0 + 24.0 * frame[:, :, 0].astype(np.float64) + rng.normal(0, 8, size=frame.shape[:2])
+    return np.clip(np.rint(counts), 0, 65535).astype(np.uint16)
+
+
+def _write_sequence(layout: str, seq_dir: Path, rendered, spec: SequenceSpec,
+                    rig_rng: Optional[np.random.Generator] = None) -> None:
     rgb_frames, tir_frames, gt_rgb, gt_tir, _ = rendered
+    registration = None
+    if spec.unaligned:
+        tir_frames, gt_tir, registration = unalign(rig_rng, tir_frames, gt_tir, spec.width, spec.height)
     tmp_dir = seq_dir.with_name(seq_dir.name + '.partial')
     shutil.rmtree(tmp_dir, ignore_errors=True)
     rgb_paths, tir_paths = benchmarks.sequence_frame_paths(layout, tmp_dir, len(rgb_frames))
     rgb_paths[0].parent.mkdir(parents=True)
     tir_paths[0].parent.mkdir(parents=True)
-    for path, image in zip(rgb_paths + tir_paths, rgb_frames + tir_frames):
+    for path, image in zip(rgb_paths, rgb_frames):
         cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    clip = lambda boxes: np.array([_clip_box(b, spec.width, spec.height) for b in boxes])  # noqa: E731
-    benchmarks.write_sequence_annotations(layout, tmp_dir, clip(gt_rgb), clip(gt_tir))
+    for path, image in zip(tir_paths, tir_frames):
+        if spec.thermal_16bit:
+            cv2.imwrite(str(path.with_suffix('.png')), raw_thermal(rig_rng, image))
+        else:
+            cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    tir_height, tir_width = tir_frames[0].shape[:2]
+    benchmarks.write_sequence_annotations(layout, tmp_dir, np.array([_clip_box(b, spec.width, spec.height) for b in gt_rgb]),
+                                          np.array([_clip_box(b, tir_width, tir_height) for b in gt_tir]))
+    if registration is not None:
+        (tmp_dir / REGISTRATION_FILE).write_text(json.dumps(registration, indent=1))
     shutil.rmtree(seq_dir, ignore_errors=True)
     os.replace(tmp_dir, seq_dir)
 
@@ -212,6 +261,15 @@ def layout_attributes(layout: str, attributes: Tuple[str, ...]) -> Tuple[str, ..
     if layout in NO_OCCLUSION and not {'partial_occlusion', 'heavy_occlusion'} & set(attributes):
         names.append(NO_OCCLUSION[layout])
     return tuple(dict.fromkeys(names))
+
+
+def _read_meta(meta_file: Path):
+    """The recorded parameters of a generated benchmark, or None when the file is unreadable (the
+    benchmark is then generated again)."""
+    try:
+        return read_json_object(meta_file)
+    except ValueError:
+        return None
 
 
 def generate_benchmark(out: os.PathLike, layout: str = 'rgbt234', sequences: Dict[str, int] = None,
@@ -229,8 +287,9 @@ def generate_benchmark(out: os.PathLike, layout: str = 'rgbt234', sequences: Dic
     root = Path(out)
     meta = {'layout': layout, 'seed': seed, 'sequences': sequences, 'frames': spec.num_frames,
             'width': spec.width, 'height': spec.height, 'generator_version': 1}
+    meta.update({key: True for key in ('unaligned', 'thermal_16bit') if getattr(spec, key)})
     meta_file = root / benchmarks.SYNTHETIC_META
-    if meta_file.is_file() and json.loads(meta_file.read_text()) == meta:
+    if meta_file.is_file() and _read_meta(meta_file) == meta:
         return root
     meta_file.unlink(missing_ok=True)                 # written last: marks a complete benchmark
     total = sum(sequences.values())
@@ -243,7 +302,8 @@ def generate_benchmark(out: os.PathLike, layout: str = 'rgbt234', sequences: Dic
             rng = np.random.default_rng([seed, split_id, index])
             rendered = render_sequence(rng, spec)
             attributes[name] = layout_attributes(layout, rendered[4])
-            _write_sequence(layout, folder / name, rendered, spec)
+            # The rig's draws come from their own stream: the rendered scene is the aligned benchmark's.
+            _write_sequence(layout, folder / name, rendered, spec, np.random.default_rng([seed, split_id, index, 1]))
             bar.update(1)
         benchmarks.write_split_index(layout, root, split, names, attributes)
     bar.close()

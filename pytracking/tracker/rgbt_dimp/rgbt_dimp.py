@@ -16,7 +16,7 @@ import torch
 
 from ltr.models.layers.blocks import fold_batch_norm
 from pytracking.features import augmentation
-from pytracking.features.preprocessing import normalize, numpy_to_torch, sample_patch
+from pytracking.features.preprocessing import normalize, numpy_to_torch, registered_patch, sample_patch
 from pytracking.tracker.base.basetracker import BaseTracker
 from pytracking.tracker.rgbt_dimp.localization import FLAGS, NOT_FOUND, UNCERTAIN, localize_advanced
 from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
@@ -46,6 +46,17 @@ def prepare_network(source: torch.nn.Module, params, device: torch.device) -> to
         net.feature_extractor = torch.compile(net.feature_extractor, mode=mode, dynamic=False)
     return net
 
+
+
+def check_registered_sizes(registration, rgb: torch.Tensor, tir: torch.Tensor):
+    """The registration's homography, after checking it was made for frames of these sizes
+    ((1, 3, H, W) tensors); a ValueError naming the registration file otherwise."""
+    sizes = {'rgb_size': (rgb.shape[3], rgb.shape[2]), 'tir_size': (tir.shape[3], tir.shape[2])}
+    for key, actual in sizes.items():
+        if tuple(getattr(registration, key)) != tuple(int(v) for v in actual):
+            raise ValueError(f"{registration.path} was made for {key} {list(getattr(registration, key))}, but the "
+                             f"frames are {list(actual)} (width, height): estimate the registration for these frames")
+    return registration.tir_from_rgb
 
 class RGBTDiMP(BaseTracker):
     """Tracks one target in a sequence of (rgb, tir) HxWx3 uint8 frame pairs."""
@@ -84,6 +95,10 @@ class RGBTDiMP(BaseTracker):
         self.base_target_sz = self.target_sz / self.target_scale
         rgb, tir = self.to_tensors(image)
         self.image_sz = torch.tensor([float(rgb.shape[2]), float(rgb.shape[3])])
+        self.registration = info.get('registration')
+        self.tir_from_rgb = None
+        if self.registration is not None and self.registration.tir_from_rgb is not None:
+            self.tir_from_rgb = torch.from_numpy(check_registered_sizes(self.registration, rgb, tir))
 
         # Device copies of the constants that the per-frame path computes with.
         self.img_sample_sz_device, self.image_sz_device, self.base_target_sz_device = (
@@ -120,6 +135,16 @@ class RGBTDiMP(BaseTracker):
 
     def get_sample(self, image: torch.Tensor, pos: torch.Tensor, scale: float, size: torch.Tensor):
         return sample_patch(image, pos, scale * size, size, mode=self.params.border_mode)
+
+    def get_samples(self, rgb: torch.Tensor, tir: torch.Tensor, pos: torch.Tensor, scale: float, size: torch.Tensor):
+        """(rgb patch, thermal patch, the visible patch's coordinates). With a registration the thermal
+        patch is warped to show what the visible patch shows; without one both are cut alike."""
+        rgb_patch, coords = self.get_sample(rgb, pos, scale, size)
+        if self.tir_from_rgb is None:
+            tir_patch, _ = self.get_sample(tir, pos, scale, size)
+        else:
+            tir_patch = registered_patch(tir, self.tir_from_rgb, coords, size)
+        return rgb_patch, tir_patch, coords
 
     def get_iounet_box(self, pos, sz, sample_pos, sample_scale) -> torch.Tensor:
         """The target as [x, y, w, h] in the coordinates of a sample patch."""
@@ -159,8 +184,7 @@ class RGBTDiMP(BaseTracker):
         expanded_sz = self.img_sample_sz * expansion
         self.init_sample_pos = self.pos.round()
         self.init_sample_scale = self.target_scale
-        rgb_patch, _ = self.get_sample(rgb, self.init_sample_pos, self.target_scale, expanded_sz)
-        tir_patch, _ = self.get_sample(tir, self.init_sample_pos, self.target_scale, expanded_sz)
+        rgb_patch, tir_patch, _ = self.get_samples(rgb, tir, self.init_sample_pos, self.target_scale, expanded_sz)
         self.transforms = self.init_transforms()
         rgb_samples = torch.cat([t(rgb_patch) for t in self.transforms])
         tir_samples = torch.cat([t(tir_patch) for t in self.transforms])
@@ -218,8 +242,7 @@ class RGBTDiMP(BaseTracker):
         rgb, tir = self.to_tensors(image)
         sample_pos = self.pos.round()          # the score map's centre cell sits on the target (even map + kernel)
         with torch.no_grad():
-            rgb_patch, coords = self.get_sample(rgb, sample_pos, self.target_scale, self.img_sample_sz)
-            tir_patch, _ = self.get_sample(tir, sample_pos, self.target_scale, self.img_sample_sz)
+            rgb_patch, tir_patch, coords = self.get_samples(rgb, tir, sample_pos, self.target_scale, self.img_sample_sz)
             features = self.extract_features(rgb_patch, tir_patch)
             scores = self.net.classifier.classify(self.target_filter, features['classification'].unsqueeze(1))[0, 0]
         sample_pos = 0.5 * (coords[:2] + coords[2:] - 1)
