@@ -21,6 +21,7 @@ import torch  # noqa: E402
 
 from ltr.admin.settings import Settings  # noqa: E402
 from ltr.admin.threads import use_threads  # noqa: E402
+from ltr.admin.variables import read_variable  # noqa: E402
 from ltr.train_settings.cmd.config import (DROPOUT_MODES, PROFILES, TrainConfig,  # noqa: E402
                                            parse_assignments, profile_config)
 from rgbt.distill import REDUCTIONS, TARGET_NORMS  # noqa: E402
@@ -95,7 +96,7 @@ def build_config(args) -> TrainConfig:
 
 def distributed_setup(settings) -> None:
     """Under torchrun (WORLD_SIZE > 1): one process per GPU, NCCL (gloo on CPU)."""
-    world_size = int(os.environ.get('WORLD_SIZE', '1'))
+    world_size = int(read_variable('WORLD_SIZE') or '1')
     if world_size <= 1:
         return
     backend = 'nccl' if torch.cuda.is_available() else 'gloo'
@@ -103,7 +104,7 @@ def distributed_setup(settings) -> None:
     settings.rank = torch.distributed.get_rank()
     settings.world_size = world_size
     if torch.cuda.is_available():
-        local_rank = int(os.environ.get('LOCAL_RANK', '0'))
+        local_rank = int(read_variable('LOCAL_RANK') or '0')
         torch.cuda.set_device(local_rank)
         settings.device = f'cuda:{local_rank}'
 

@@ -7,7 +7,6 @@ result is claimed only against its control: the rows below include the untrained
 MPSD student without distillation, the control of the CMD student.
 """
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
@@ -64,7 +63,8 @@ def resolve_device(choice: str) -> str:
 def default_out(name: str, given: Optional[str] = None) -> Path:
     """The run folder: `given`, else <workspace>/<name>."""
     from ltr.admin.environment import DEFAULT_WORKSPACE
-    return Path(given or Path(os.environ.get('RGBT_WORKSPACE') or DEFAULT_WORKSPACE) / name).resolve()
+    from ltr.admin.variables import read_variable
+    return Path(given or Path(read_variable('RGBT_WORKSPACE') or DEFAULT_WORKSPACE) / name).resolve()
 
 
 def checkpoint_dir(workspace: Path, setting: str) -> Path:

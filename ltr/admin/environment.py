@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 from ltr.admin.atomic import atomic_write_text
+from ltr.admin.variables import read_variable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORKSPACE = REPO_ROOT / 'workspace'
@@ -49,8 +50,8 @@ class PathSettings:
         for spec in sorted(specs, key=lambda s: s.name != 'workspace_dir'):
             value = str(values.get(spec.name, '') or '')
             source = f"{spec.name} in {local_file}"
-            if spec.env_var and os.environ.get(spec.env_var):
-                value, source = os.environ[spec.env_var], f"environment variable {spec.env_var}"
+            if spec.env_var and read_variable(spec.env_var):
+                value, source = read_variable(spec.env_var), f"environment variable {spec.env_var}"
             if not value and spec.under_workspace is not None:
                 workspace = workspace or str(DEFAULT_WORKSPACE)
                 value = os.path.join(workspace, spec.under_workspace) if spec.under_workspace else workspace

@@ -6,8 +6,9 @@ compressed checkpoint that expands 1000:1 would otherwise allocate gigabytes bef
 Each bound below is generous for real use; where a user really means more, the environment
 variable `RGBT_MAX_<NAME>` (e.g. `RGBT_MAX_IMAGE_PIXELS=400000000`) raises it.
 """
-import os
 from typing import Dict, Tuple, Union
+
+from ltr.admin.variables import read_variable
 
 # name -> (bound, what it bounds). docs/reliability.md and the README's trust table list these.
 BOUNDS: Dict[str, Tuple[int, str]] = {
@@ -30,7 +31,7 @@ def bound(name: str) -> int:
     """The bound `name`, or its RGBT_MAX_<NAME> override (a positive integer)."""
     default, _ = BOUNDS[name]
     variable = f"RGBT_MAX_{name.upper()}"
-    text = os.environ.get(variable)
+    text = read_variable(variable)
     if not text:
         return default
     try:

@@ -12,6 +12,8 @@ import logging
 import os
 from typing import Optional
 
+from ltr.admin.variables import read_variable, set_default
+
 _logger = logging.getLogger(__name__)
 
 
@@ -27,7 +29,7 @@ def default_openmp_wait_policy() -> None:
     """Sets OMP_WAIT_POLICY to DEFAULT_OMP_WAIT_POLICY unless it is set. OpenMP reads it when torch
     loads it, so the package roots (ltr, pytracking, rgbt) call this before anything imports torch;
     a process that imported torch first keeps its policy. OMP_WAIT_POLICY=ACTIVE restores spinning."""
-    os.environ.setdefault('OMP_WAIT_POLICY', DEFAULT_OMP_WAIT_POLICY)
+    set_default('OMP_WAIT_POLICY', DEFAULT_OMP_WAIT_POLICY)
 
 
 def available_cpus() -> int:
@@ -40,7 +42,7 @@ def available_cpus() -> int:
 def omp_num_threads() -> Optional[int]:
     """OMP_NUM_THREADS as a thread count: its first level for OpenMP's nested syntax ('4,2' -> 4);
     None when unset, and None with a warning when it is not a positive integer ('abc', '0')."""
-    text = os.environ.get('OMP_NUM_THREADS', '').strip()
+    text = (read_variable('OMP_NUM_THREADS') or '').strip()
     if not text:
         return None
     first = text.split(',')[0].strip()

@@ -12,6 +12,7 @@ import numpy as np
 
 from ltr.admin.limits import check_limit
 from ltr.data.image_loader import ImageReadError, list_frames
+from ltr.admin.variables import read_variable
 
 
 class StreamEnded(RuntimeError):
@@ -123,7 +124,7 @@ def camera_id(text: str) -> Union[int, str]:
 
 def gui_available() -> bool:
     """A display and an OpenCV built with its GUI module (opencv-python-headless has none)."""
-    if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or os.name == 'nt'):
+    if not (read_variable('DISPLAY') or read_variable('WAYLAND_DISPLAY') or os.name == 'nt'):
         return False
     try:
         cv2.namedWindow('cmd-rgbt')

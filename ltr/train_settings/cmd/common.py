@@ -4,7 +4,6 @@ Every hyper-parameter comes from `settings.config`, a `TrainConfig` (ltr/train_s
 which also defines the profiles 'dimp_lasher' and 'smoke').
 """
 import logging
-import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from ltr.actors import CMDTrainingNet, RGBTDiMPActor
+from ltr.admin.variables import read_variable
 from ltr.actors.tracking import dimp_objective
 from ltr.data.loader import LTRLoader
 from ltr.data.processing import RGBTDiMPProcessing
@@ -159,7 +159,7 @@ def find_teacher(settings) -> Path:
     """The teacher checkpoint: the config's `teacher`, CMD_TEACHER, or the latest cmd/teacher
     checkpoint in the workspace."""
     from ltr.admin.loading import checkpoint_path
-    given = settings.config.teacher or os.environ.get('CMD_TEACHER')
+    given = settings.config.teacher or read_variable('CMD_TEACHER')
     from ltr.admin.environment import checkpoint_dir
     folder = checkpoint_dir(settings.env.workspace_dir, 'cmd', 'teacher')
     try:

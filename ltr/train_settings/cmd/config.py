@@ -15,12 +15,12 @@ Tools (the demo, the experiment commands) build a TrainConfig and call `ltr.run_
 """
 import dataclasses
 import difflib
-import os
 import typing
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from ltr.actors.tracking import DIMP_HINGE_THRESHOLD
+from ltr.admin.variables import read_variable
 from ltr.data.processing import DIMP_CENTER_JITTER, DIMP_SCALE_JITTER
 from rgbt.distill import DEFAULT_REDUCTION, PAPER_ALPHA, PAPER_BETA, REDUCTIONS, TARGET_NORMS
 
@@ -183,7 +183,7 @@ PROFILES = {
 
 def profile_config(name: Optional[str] = None) -> TrainConfig:
     """The profile `name`, else CMD_PROFILE's, else 'dimp_lasher'."""
-    name = name or os.environ.get('CMD_PROFILE') or 'dimp_lasher'
+    name = name or read_variable('CMD_PROFILE') or 'dimp_lasher'
     if name == 'paper':             # the profile's earlier name
         import logging
         logging.getLogger(__name__).warning("profile 'paper' is now called 'dimp_lasher' (DiMP's recipe on LasHeR)")
