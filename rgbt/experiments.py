@@ -148,7 +148,12 @@ def main(argv=None):
     parser.add_argument('--record', default=None,
                         help='folder of scored seeds kept between sessions (seed<N>.json, e.g. under docs/): a '
                              'seed recorded there is not run again')
+    parser.add_argument('--report-only', action='store_true',
+                        help='summarise the seeds recorded in --record and run nothing (a partial reading when '
+                             'some are missing)')
     args = parser.parse_args(argv)
+    if args.report_only and not args.record:
+        parser.error('--report-only reads the seeds of --record')
     distill_overrides = parse_overrides(parser, args.set)
     device = resolve_device(args.device)
     out = default_out('experiments', args.out)
@@ -158,16 +163,23 @@ def main(argv=None):
         iterations, teacher_iterations = iteration_budget(seconds, [s for _, s, _ in TABLES[args.table]])
     teacher_iterations = teacher_iterations or TEACHER_ITERATION_RATIO * iterations
     started = time.time()
-    synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
     seeds = [int(s) for s in args.seed_list.split(',')] if args.seed_list else list(range(args.seeds))
+    if args.report_only:
+        seeds = [seed for seed in seeds if (Path(args.record) / f'seed{seed}.json').is_file()]
+        if not seeds:
+            raise SystemExit(f"no seed of --seed-list is recorded in {args.record}")
+    else:
+        synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
     recipe = {'table': args.table, 'iterations': iterations, 'teacher_iterations': teacher_iterations,
               'distill_overrides': distill_overrides, 'threads': args.threads, 'machine': machine(args.threads),
               'test_frames': args.test_sequences * args.test_frames}
-    per_seed = {}
+    per_seed, recorded_minutes = {}, 0.0
     for seed in seeds:
         recorded = Path(args.record) / f'seed{seed}.json' if args.record else None
         if recorded is not None and recorded.is_file():
-            per_seed[seed] = json.loads(recorded.read_text())['scores']
+            record = json.loads(recorded.read_text())
+            per_seed[seed] = record['scores']
+            recorded_minutes += float(record.get('minutes') or 0.0)
             continue
         print(f"\n== {args.table}, seed {seed}: students {iterations} iterations, teacher {teacher_iterations}",
               flush=True)
@@ -177,7 +189,8 @@ def main(argv=None):
         if recorded is not None:
             atomic_write_text(recorded, json.dumps({'seed': seed, 'scores': per_seed[seed], 'recipe': recipe,
                                                     'minutes': round((time.time() - seed_started) / 60, 1)}, indent=1))
-    text = summarise(args.table, per_seed, iterations, teacher_iterations, (time.time() - started) / 60,
+    minutes = recorded_minutes if args.report_only else (time.time() - started) / 60
+    text = summarise(args.table, per_seed, iterations, teacher_iterations, minutes,
                      args.test_sequences * args.test_frames, args.threads)
     if args.table == 'verdict':
         text += '\n' + verdict(per_seed) + '\n'

@@ -101,3 +101,23 @@ def test_the_budget_gives_every_student_the_same_iterations_and_the_teacher_its_
     cost = miniature.CPU_SECONDS_PER_ITERATION
     per_iteration = miniature.TEACHER_ITERATION_RATIO * cost['teacher'] + 2 * cost['student'] + cost['distilled']
     assert students == int(1000 / per_iteration) and teacher == miniature.TEACHER_ITERATION_RATIO * students
+
+
+def test_report_only_summarises_the_recorded_seeds_and_trains_nothing(tmp_path, monkeypatch, capsys):
+    import json
+    from rgbt import experiments
+    monkeypatch.setattr(experiments, 'train_setting', lambda *a, **k: pytest.fail('trained'))
+    monkeypatch.setattr(experiments, 'prepare_benchmark', lambda *a, **k: pytest.fail('generated'))
+    record = tmp_path / 'verdict'
+    record.mkdir()
+    for seed, cmd in ((10, 40), (12, 30)):
+        scores = _seed(floor=10, origin=30, control=32, cmd=cmd, teacher=35)
+        (record / f'seed{seed}.json').write_text(json.dumps({'seed': seed, 'scores': scores, 'minutes': 60.0}))
+    experiments.main(['verdict', '--seed-list', '10,11,12,13,14', '--record', str(record), '--report-only',
+                      '--out', str(tmp_path / 'out')])
+    text = (tmp_path / 'out' / 'verdict.md').read_text()
+    assert 'seeds [10, 12]' in text and '120.0 min in all' in text
+    assert 'Only 2 of the 5 verdict seeds: a partial reading, not the verdict.' in text
+    assert 'CMD student above MPSD student, no distillation: not shown (CMD student higher on 1 of 2 seeds, mean paired SR difference +3.0)' in text
+    with pytest.raises(SystemExit, match='no seed of --seed-list is recorded'):
+        experiments.main(['verdict', '--seed-list', '11', '--record', str(record), '--report-only', '--out', str(tmp_path)])
