@@ -1,6 +1,7 @@
 """Property tests for every reader of a user file (issue 25): whatever the bytes, a reader either
 parses them correctly or raises one error that names the file; never another exception, never an
 allocation beyond the bounds of ltr/admin/limits.py. Examples are bounded to keep the suite fast."""
+import json
 import math
 import os
 import string
@@ -21,7 +22,9 @@ from ltr.data.registration import RegistrationError, find_registration, read_reg
 from pytracking.analysis.results import count_missing_frames, read_result_file
 from rgbt.benchmarks import AnnotationError, read_boxes, read_flag, read_name_list
 
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so CI is red only for a change (a random draw could
+# turn it red for a case that was always there); `--hypothesis-seed` explores others locally.
+PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def written(data: bytes, name: str) -> Path:
@@ -95,13 +98,16 @@ def test_attribute_flags_are_zero_or_one_or_an_error_naming_file_and_line(text):
         assert flag == (float(text) == 1.0) and float(text) in (0.0, 1.0)
 
 
+def _json_containers(children):
+    return st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=4), children, max_size=3))
+
+
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-                           lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
-                           max_leaves=12)
+                           _json_containers, max_leaves=12)
 
 
 @PROPERTY
-@given(data=st.one_of(st.binary(max_size=120), json_values.map(lambda v: __import__('json').dumps(v).encode())))
+@given(data=st.one_of(st.binary(max_size=120), json_values.map(lambda v: json.dumps(v).encode())))
 def test_any_json_record_is_an_object_or_one_error_naming_the_file(data):
     path = written(data, 'onnx.json')
     try:
@@ -206,7 +212,7 @@ def _video_bytes() -> bytes:
     return path.read_bytes()
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_any_damaged_video_header_opens_within_the_bound_or_is_one_error_naming_it(data):
     from pytracking.utils.video_io import VideoPairSource
@@ -238,7 +244,6 @@ numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(
        rgb_size=st.one_of(st.none(), st.lists(st.integers(-5, 30000), min_size=2, max_size=2), numbers),
        thermal=st.one_of(st.none(), st.lists(numbers, min_size=2, max_size=2)))
 def test_any_registration_is_valid_or_one_error_naming_the_file(matrix, rgb_size, thermal):
-    import json
     data = {'tir_from_rgb': matrix, 'rgb_size': rgb_size, 'tir_size': [640, 512], 'thermal_range': thermal}
     path = written(json.dumps(data).encode(), 'registration.json')
     try:
@@ -259,7 +264,6 @@ def test_any_registration_is_valid_or_one_error_naming_the_file(matrix, rgb_size
        perspective=st.tuples(st.floats(-1e-4, 1e-4), st.floats(-1e-4, 1e-4)),
        points=st.lists(st.tuples(st.floats(0, 1920), st.floats(0, 1080)), min_size=1, max_size=6))
 def test_registered_points_map_as_opencv_maps_them(scale, angle, shift, perspective, points):
-    import json
     matrix = [[scale * math.cos(angle), -scale * math.sin(angle), shift[0]],
               [scale * math.sin(angle), scale * math.cos(angle), shift[1]], [perspective[0], perspective[1], 1.0]]
     path = written(json.dumps({'tir_from_rgb': matrix, 'rgb_size': [1920, 1080], 'tir_size': [640, 512]}).encode(),
@@ -270,7 +274,6 @@ def test_registered_points_map_as_opencv_maps_them(scale, angle, shift, perspect
 
 
 def test_a_sequence_finds_its_own_registration_before_its_rigs(tmp_path):
-    import json
     sequence = tmp_path / 'rig' / 'seq1'
     sequence.mkdir(parents=True)
     assert find_registration(sequence) is None

@@ -17,6 +17,7 @@ EXPECTED = {
     'student': ('ConcatFusion', False, set(), None),
     'student_scfd': ('ConcatFusion', False, {'scfd'}, 'scfd'),
     'student_mpsd': ('MPSD', False, {'mpsd_fus', 'mpsd_p'}, None),
+    'student_mpsd_nodistill': ('MPSD', False, set(), None),      # the verdict's control
     'student_scfd_mpsd': ('MPSD', False, {'scfd', 'mpsd_fus', 'mpsd_p'}, 'scfd'),
     'student_distill': ('MPSD', False, {'scfd', 'mpsd_fus', 'mpsd_p', 'hfrd'}, 'scfd'),
     'student_scfd_saf': ('SpatialAttentionFusion', False, {'scfd', 'mpsd_fus'}, 'scfd'),      # no paths: no L_p
