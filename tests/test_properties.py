@@ -23,7 +23,7 @@ from pytracking.analysis.results import count_missing_frames, read_result_file
 from rgbt.benchmarks import AnnotationError, read_boxes, read_flag, read_name_list
 
 # derandomize: the same examples on every run, so CI is red only for a change (a random draw could
-# turn it red for a case that was always there); `--hypothesis-seed` explores others locally.
+# turn it red for a case that was always there); set derandomize=False locally to explore others.
 PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
