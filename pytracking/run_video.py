@@ -9,6 +9,7 @@ Without --init the box is drawn with the mouse (needs a display and OpenCV's GUI
 display the tracking is shown live (q or Esc stops); the boxes so far are always saved.
 """
 import argparse
+import itertools
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ import numpy as np  # noqa: E402
 from ltr.admin.atomic import atomic_savetxt  # noqa: E402
 from ltr.admin.paths import OverwriteError, check_output, same_file  # noqa: E402
 from ltr.data.image_loader import ImageReadError, imread_rgb  # noqa: E402
+from ltr.data.registration import Registration, RegistrationError, read_registration  # noqa: E402
 from pytracking.evaluation.running import set_num_threads  # noqa: E402
 from pytracking.evaluation.tracker import Tracker, track_frames  # noqa: E402
 from pytracking.run_tracker import add_backend_arguments, backend_overrides  # noqa: E402
@@ -52,6 +54,10 @@ def parse_args(argv=None):
                              "reuse that modality's last good frame (default for cameras), or feed a black one")
     parser.add_argument('--resize-tir', action='store_true',
                         help='resize thermal frames to the RGB size (default: a size mismatch is an error)')
+    parser.add_argument('--registration', default=None,
+                        help="the rig's registration.json (visible -> thermal homography and frame sizes, see "
+                             "docs/real_world.md), or 'auto' to estimate it from the first frame pair: thermal patches "
+                             "are then warped through it instead of stretching frames")
     parser.add_argument('--no-window', action='store_true', help='no live window even when a display exists')
     add_backend_arguments(parser)
     args = parser.parse_args(argv)
@@ -123,6 +129,35 @@ def initial_box(parser, args, rgb: np.ndarray, window: bool) -> np.ndarray:
     return init
 
 
+def given_registration(parser, args):
+    """The registration read from --registration FILE (None without one, or for 'auto')."""
+    if args.registration in (None, 'auto'):
+        return None
+    try:
+        return read_registration(args.registration)
+    except (RegistrationError, FileNotFoundError) as err:
+        parser.error(str(err))
+
+
+def estimated_registration(parser, frames):
+    """(frames, registration) with the registration estimated from the first frame pair, which is put
+    back in front of the others."""
+    from rgbt.register import estimate_tir_from_rgb
+    try:
+        first = next(frames)
+    except StopIteration:
+        parser.error('the inputs have no frames')
+    try:
+        tir_from_rgb = estimate_tir_from_rgb([first[0]], [first[1]], 'affine')
+    except RegistrationError as err:
+        parser.error(f"--registration auto: {err}")
+    (rgb_height, rgb_width), (tir_height, tir_width) = first[0].shape[:2], first[1].shape[:2]
+    registration = Registration('the first frame pair (--registration auto)', tir_from_rgb, (rgb_width, rgb_height),
+                                (tir_width, tir_height))
+    _logger.info("registration estimated from the first frame pair: tir_from_rgb %s", np.round(tir_from_rgb, 4).tolist())
+    return itertools.chain([first], frames), registration
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     parser, args = parse_args(argv)
@@ -134,12 +169,17 @@ def main(argv=None) -> int:
     params = tracker.get_parameters()
     params.update(resize_tir=args.resize_tir, missing_modality=policy)
     threads = set_num_threads(params.get('threads'))
-    guard = ModalityGuard(policy, args.resize_tir, imread=imread)
+    registration = given_registration(parser, args)
+    guard = ModalityGuard(policy, args.resize_tir, imread=imread, registered=args.registration is not None)
     sink = VideoSink(args.save_video, source.fps)
     boxes, times, stop_reason, failed = [], [], None, False
     tracker_obj = tracker.create_tracker(params)
     frames = (guard.read(index, *pair) for index, pair in enumerate(source))
-    first_box = lambda image: {'init_bbox': initial_box(parser, args, image[0], window).tolist()}  # noqa: E731
+    if args.registration == 'auto':
+        frames, registration = estimated_registration(parser, frames)
+    first_box = lambda image: {'init_bbox': initial_box(parser, args, image[0], window).tolist(),  # noqa: E731
+                               'registration': registration}
+    tir_from_rgb = registration.tir_from_rgb if registration is not None else None
     name = str(args.rgb or args.rgb_camera)
     try:
         for step in track_frames(tracker_obj, frames, first_box, name):
@@ -147,14 +187,15 @@ def main(argv=None) -> int:
             boxes.append(step.box)
             fps = (len(times) - 1) / max(sum(times[1:]), 1e-9) if len(times) > 1 else 0.0
             if args.save_video or window:
-                frame = annotated_frame(*step.image, step.box, step.index, fps)
+                frame = annotated_frame(*step.image, step.box, step.index, fps, tir_from_rgb)
                 sink.write(frame)
                 if window and show(frame):
                     stop_reason = 'stopped from the window'
                     break
     except StreamEnded as err:
         stop_reason = str(err)
-    except (ImageReadError, FileNotFoundError, FloatingPointError) as err:   # --missing-modality fail, a lost track
+    except (ImageReadError, FileNotFoundError, FloatingPointError, ValueError) as err:
+        # --missing-modality fail, a lost track, frames that do not fit the registration or the first frame's size
         stop_reason, failed = f"stopped: {err}", True
     except KeyboardInterrupt:
         stop_reason = 'interrupted'
@@ -166,8 +207,8 @@ def main(argv=None) -> int:
         atomic_savetxt(out, np.asarray(boxes), fmt='%.2f', delimiter=',')
     for frame, modality, reason in guard.records:
         _logger.warning("frame %d: %s image %s", frame, modality, reason)
-    fps = (len(times) - 1) / max(sum(times[1:]), 1e-9)
-    print(f"{len(boxes)} frames tracked at {fps:.1f} FPS ({threads} torch threads) -> {out}"
+    speed = f" at {(len(times) - 1) / max(sum(times[1:]), 1e-9):.1f} FPS" if len(times) > 1 else ''
+    print(f"{len(boxes)} frames tracked{speed} ({threads} torch threads) -> {out if boxes else 'no box file'}"
           + (f"; {stop_reason}" if stop_reason else '') + (f"; video: {args.save_video}" if args.save_video else ''),
           file=sys.stderr if failed else sys.stdout)
     return 1 if failed else 0

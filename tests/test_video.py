@@ -120,3 +120,31 @@ def test_playback_renders_ground_truth_and_results_as_mp4_and_gif(tmp_path, caps
     shutil.rmtree(tmp_path / 'res')
     with pytest.raises(SystemExit):
         playback.main(['--dataset', 'synthetic', '--dataset-root', str(root), '--sequence', 'nope', '--out', 'x.gif'])
+
+
+def test_an_unaligned_rig_tracks_with_a_given_or_an_estimated_registration(rendered, network_file, tmp_path, capsys):
+    """Thermal frames at 3/4 of the resolution: refused without a registration, tracked with the
+    rig's registration.json or one estimated from the first pair (--registration auto)."""
+    from rgbt.synthetic.generator import unalign
+    tir_frames, _, registration = unalign(np.random.default_rng(1), rendered[1], rendered[3], SPEC.width, SPEC.height)
+    width, height = (v // 2 * 2 for v in registration['tir_size'])       # mp4 frames have even sizes
+    tir_frames, registration['tir_size'] = [f[:height, :width] for f in tir_frames], [width, height]
+    rgb = write_video(tmp_path / 'rgb.mp4', rendered[0])
+    tir = write_video(tmp_path / 'tir.mp4', tir_frames)
+    common = ['cmd_student', '--rgb', str(rgb), '--tir', str(tir), '--init', init_text(rendered), '--net',
+              str(network_file), '--no-window', '--overwrite']
+    assert run_video.main(common + ['--out', str(tmp_path / 'none.txt')]) == 1          # the size mismatch stops it
+    assert 'RGB frame 0 of the stream is 96x80 but thermal frame 0 of the stream is' in capsys.readouterr().err
+    import json
+    (tmp_path / 'registration.json').write_text(json.dumps(registration))
+    for given in (str(tmp_path / 'registration.json'), 'auto'):
+        out = tmp_path / 'boxes.txt'
+        video = tmp_path / 'tracked.mp4'
+        assert run_video.main(common + ['--registration', given, '--out', str(out), '--save-video', str(video)]) == 0
+        assert np.loadtxt(out, delimiter=',').shape == (8, 4)
+        capture = cv2.VideoCapture(str(video))
+        assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (192, 80)
+    registration['tir_size'] = [SPEC.width, SPEC.height]
+    (tmp_path / 'registration.json').write_text(json.dumps(registration))
+    assert run_video.main(common + ['--registration', str(tmp_path / 'registration.json'), '--out', str(out)]) == 1
+    assert 'was made for tir_size' in capsys.readouterr().err

@@ -9,6 +9,7 @@ Policies (tracker parameter `missing_modality`):
 Every affected frame is recorded (frame, modality, reason) and written beside the result as
 `<sequence>_missing.txt`.
 """
+import os
 from typing import Callable, List, Optional, Tuple
 
 import numpy as np
@@ -22,6 +23,11 @@ MODALITIES = ('rgb', 'tir')
 def is_blank(image: np.ndarray) -> bool:
     """One value everywhere: what a camera that lost signal or a dropped frame writes."""
     return image.size == 0 or int(image.max()) == int(image.min())
+
+
+def frame_name(source, index: int) -> str:
+    """How an error names a frame: its file, or (decoded video and camera frames) its index."""
+    return str(source) if isinstance(source, (str, os.PathLike)) else f"{index} of the stream"
 
 
 class ModalityGuard:
@@ -81,7 +87,8 @@ class ModalityGuard:
             images.append(image)
         if self.registered:
             return images[0], images[1]
-        return match_sizes(images[0], images[1], rgb_path, tir_path, self.resize_tir)
+        return match_sizes(images[0], images[1], frame_name(rgb_path, index), frame_name(tir_path, index),
+                           self.resize_tir)
 
     def _replacement(self, index: int, modality: int, path: str, reason: str) -> np.ndarray:
         name = MODALITIES[modality]

@@ -142,10 +142,15 @@ def draw_box(image: np.ndarray, box, colour, offset_x: int = 0, thickness: int =
     cv2.rectangle(image, (x + offset_x, y), (x + offset_x + w, y + h), colour, thickness)
 
 
-def annotated_frame(rgb: np.ndarray, tir: np.ndarray, box, index: int, fps: float) -> np.ndarray:
+def annotated_frame(rgb: np.ndarray, tir: np.ndarray, box, index: int, fps: float,
+                    tir_from_rgb: Optional[np.ndarray] = None) -> np.ndarray:
     """RGB and TIR side by side (BGR, for OpenCV writers and windows) with the box in both, the frame
-    number and the tracking FPS."""
-    if tir.shape[:2] != rgb.shape[:2]:
+    number and the tracking FPS. With a registration the thermal frame is shown warped into the
+    visible view, so the box sits on the target in both."""
+    if tir_from_rgb is not None:
+        tir = cv2.warpPerspective(tir, np.asarray(tir_from_rgb, np.float64), (rgb.shape[1], rgb.shape[0]),
+                                  flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    elif tir.shape[:2] != rgb.shape[:2]:
         tir = cv2.resize(tir, (rgb.shape[1], rgb.shape[0]))
     canvas = cv2.cvtColor(np.concatenate((rgb, tir), axis=1), cv2.COLOR_RGB2BGR)
     for offset in (0, rgb.shape[1]):
