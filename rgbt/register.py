@@ -6,8 +6,8 @@
 Raw intensities do not correspond across modalities (a warm dark object, a bright cold one), so the
 alignment is estimated on gradient-magnitude images, which both cameras share at object edges, by
 OpenCV's ECC (`findTransformECC`), coarse to fine over an image pyramid, starting from the map that
-stretches one field of view onto the other. Each of the first frame pairs is aligned on its own and
-the pair whose edges correlate best after alignment gives the map. The result is written as the sequence's
+stretches one field of view onto the other. Each of the first frame pairs is aligned on its own,
+and the map most other pairs agree with wins (ECC can settle on a wrong map with a high correlation). The result is written as the sequence's
 `registration.json` (ltr/data/registration.py); a run that does not converge is an error, never a
 file. Our reconstruction from the issue's description; ECC itself is OpenCV's.
 """
@@ -24,6 +24,9 @@ from ltr.data.image_loader import imread_rgb, list_frames
 from ltr.data.registration import REGISTRATION_FILE, RegistrationError, read_registration
 
 MOTIONS = {'homography': cv2.MOTION_HOMOGRAPHY, 'affine': cv2.MOTION_AFFINE}
+# Two maps agree when they put the visible frame's corners within this share of the thermal frame's
+# width of each other (our choice: 2% is 2-3 pixels at the synthetic rig's sizes).
+AGREEMENT = 0.02
 
 
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:
@@ -42,24 +45,30 @@ def _scaled(matrix: np.ndarray, factor: float) -> np.ndarray:
 def estimate_tir_from_rgb(rgb_frames: Sequence[np.ndarray], tir_frames: Sequence[np.ndarray],
                           motion: str = 'homography', levels: int = 3, iterations: int = 200) -> np.ndarray:
     """The 3x3 homography mapping visible pixel coordinates to thermal ones, from frame pairs of one
-    rig (HxWx3 uint8): ECC on each pair, the pair whose edges correlate best wins. Raises
-    RegistrationError when ECC converges on none."""
+    rig (HxWx3 uint8). ECC runs on each pair; ECC can settle on a wrong map with a correlation as high
+    as the right one's, so the maps vote: the one that most others agree with (corners within
+    AGREEMENT of the thermal frame's width) wins, ties going to the higher correlation. With several
+    pairs, a map no other pair agrees with is not trusted. Raises RegistrationError when ECC converges
+    on no pair, or when no two pairs agree."""
     if motion not in MOTIONS:
         raise ValueError(f"motion must be one of {sorted(MOTIONS)}, got {motion!r}")
-    best, failures = None, []
+    maps, failures = [], []
     for rgb, tir in zip(rgb_frames, tir_frames):
         try:
-            correlation, tir_from_rgb = _estimate_pair(gradient_magnitude(rgb), gradient_magnitude(tir), motion,
-                                                       levels, iterations)
+            maps.append(_estimate_pair(gradient_magnitude(rgb), gradient_magnitude(tir), motion, levels, iterations))
         except RegistrationError as err:
             failures.append(str(err))
-            continue
-        if best is None or correlation > best[0]:
-            best = (correlation, tir_from_rgb)
-    if best is None:
+    if not maps:
         raise RegistrationError(f"ECC converged on none of {len(failures)} frame pairs ({failures[0]}): the frames "
                                 f"may share too few edges; try other frames or --motion affine")
-    return best[1]
+    rgb_size = (rgb_frames[0].shape[1], rgb_frames[0].shape[0])
+    tolerance = AGREEMENT * tir_frames[0].shape[1]
+    votes = [sum(corner_error(mine, other, rgb_size) < tolerance for _, other in maps) - 1 for _, mine in maps]
+    best = max(range(len(maps)), key=lambda i: (votes[i], maps[i][0]))
+    if len(maps) > 1 and votes[best] == 0:
+        raise RegistrationError(f"the {len(maps)} frame pairs ECC aligned give {len(maps)} different maps (no two "
+                                f"within {tolerance:.1f} thermal pixels): the frames may share too few edges")
+    return maps[best][1]
 
 
 def _estimate_pair(rgb_edges: np.ndarray, tir_edges: np.ndarray, motion: str, levels: int, iterations: int):
