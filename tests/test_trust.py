@@ -498,3 +498,37 @@ def test_an_interrupted_plot_leaves_the_previous_file_whole(tmp_path, monkeypatc
         atomic_savefig(fig, path)
     plt.close(fig)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ['plot.pdf']
+
+
+def test_parallel_workers_are_capped_by_the_jobs_and_share_the_cores(monkeypatch):
+    """`--threads 3` for one sequence starts one worker, not three (two would sit idle), with the
+    cores it may use; each worker's torch threads are its share of the cores."""
+    from pytracking.evaluation import running
+    pools = []
+
+    class FakePool:
+        def __init__(self, processes, initializer, initargs):
+            pools.append((processes, initargs))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def imap_unordered(self, function, jobs):
+            return iter([])
+
+    class FakeContext:
+        Pool = FakePool
+
+    class FakeTracker:
+        results_dir = Path('/nonexistent/results')
+
+    monkeypatch.setattr(running.multiprocessing, 'get_context', lambda method: FakeContext())
+    monkeypatch.setattr(running, 'claim_results_dir', lambda tracker, threads: {})
+    monkeypatch.setattr(running, 'check_outside_data', lambda tracker, dataset: None)
+    monkeypatch.setattr(running, 'available_cpus', lambda: 4)
+    running.run_dataset(['one sequence'], [FakeTracker()], threads=3)
+    running.run_dataset(['a', 'b', 'c'], [FakeTracker()], threads=2)
+    assert pools == [(1, (4,)), (2, (2,))]
