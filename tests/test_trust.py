@@ -195,6 +195,17 @@ def test_a_stored_crop_of_4096_is_refused_quickly_under_an_8_gb_address_space(tm
     assert 'MemoryError' not in result.stderr
 
 
+def test_settings_that_are_not_a_mapping_are_one_error_naming_the_file(tmp_path):
+    from pytracking.features.net_wrappers import NetworkFile
+    for settings, message in (([1, 2], "'settings' is a list, not a dict"),
+                              ({'config': [3]}, "'settings.config' is a list, not a dict"),
+                              ('text', "'settings' is a str, not a dict")):
+        path, _ = _checkpoint(tmp_path, settings=settings)
+        with pytest.raises(loading.CheckpointError, match=message) as err:
+            NetworkFile('x.pth.tar', path=str(path)).training_crop_size()
+        assert str(path) in str(err.value)
+
+
 @pytest.mark.parametrize('value, message', [(-16, 'not a crop size'), ('abc', 'not a crop size'),
                                             (4096, 'above the bound')])
 def test_stored_crop_sizes_are_checked(tmp_path, value, message):
