@@ -13,7 +13,9 @@ import itertools
 import logging
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
@@ -158,60 +160,83 @@ def estimated_registration(parser, frames):
     return itertools.chain([first], frames), registration
 
 
+@dataclass
+class VideoRun:
+    """What a tracking run produced: a box and a time per tracked frame, and why it stopped."""
+    boxes: list = field(default_factory=list)
+    times: list = field(default_factory=list)
+    stop_reason: Optional[str] = None
+    failed: bool = False
+
+    def fps(self) -> Optional[float]:
+        return (len(self.times) - 1) / max(sum(self.times[1:]), 1e-9) if len(self.times) > 1 else None
+
+
+def build_tracker(args, policy: str):
+    """(tracker object, torch threads) for the arguments."""
+    tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net, param_overrides=backend_overrides(args))
+    params = tracker.get_parameters()
+    params.update(resize_tir=args.resize_tir, missing_modality=policy)
+    threads = set_num_threads(params.get('threads'))
+    return tracker.create_tracker(params), threads
+
+
+def track_video(parser, args, tracker_obj, frames, source, registration) -> VideoRun:
+    """Tracks `frames`, writing the annotated video and showing the window when asked; stops cleanly
+    at the end of the stream, on a stop from the window, on Ctrl-C, or on a frame that cannot be
+    tracked (a failed run)."""
+    run = VideoRun()
+    window = not args.no_window and gui_available()
+    sink = VideoSink(args.save_video, source.fps)
+    first_box = lambda image: {'init_bbox': initial_box(parser, args, image[0], window).tolist(),  # noqa: E731
+                               'registration': registration}
+    tir_from_rgb = registration.tir_from_rgb if registration is not None else None
+    try:
+        for step in track_frames(tracker_obj, frames, first_box, str(args.rgb or args.rgb_camera)):
+            run.times.append(step.seconds)
+            run.boxes.append(step.box)
+            if args.save_video or window:
+                frame = annotated_frame(*step.image, step.box, step.index, run.fps() or 0.0, tir_from_rgb)
+                sink.write(frame)
+                if window and show(frame):
+                    run.stop_reason = 'stopped from the window'
+                    break
+    except StreamEnded as err:
+        run.stop_reason = str(err)
+    except (ImageReadError, FileNotFoundError, FloatingPointError, ValueError) as err:
+        # --missing-modality fail, a lost track, frames that do not fit the registration or the first frame's size
+        run.stop_reason, run.failed = f"stopped: {err}", True
+    except KeyboardInterrupt:
+        run.stop_reason = 'interrupted'
+    finally:
+        sink.close()
+        if isinstance(source, CameraPairSource):
+            source.release()
+    return run
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     parser, args = parse_args(argv)
     out = check_outputs(parser, args)
     source, imread = open_source(parser, args)
     policy = args.missing_modality or ('hold' if source.is_live else 'fail')
-    window = not args.no_window and gui_available()
-    tracker = Tracker(args.tracker_name, args.tracker_param, net_path=args.net, param_overrides=backend_overrides(args))
-    params = tracker.get_parameters()
-    params.update(resize_tir=args.resize_tir, missing_modality=policy)
-    threads = set_num_threads(params.get('threads'))
+    tracker_obj, threads = build_tracker(args, policy)
     registration = given_registration(parser, args)
     guard = ModalityGuard(policy, args.resize_tir, imread=imread, registered=args.registration is not None)
-    sink = VideoSink(args.save_video, source.fps)
-    boxes, times, stop_reason, failed = [], [], None, False
-    tracker_obj = tracker.create_tracker(params)
     frames = (guard.read(index, *pair) for index, pair in enumerate(source))
     if args.registration == 'auto':
         frames, registration = estimated_registration(parser, frames)
-    first_box = lambda image: {'init_bbox': initial_box(parser, args, image[0], window).tolist(),  # noqa: E731
-                               'registration': registration}
-    tir_from_rgb = registration.tir_from_rgb if registration is not None else None
-    name = str(args.rgb or args.rgb_camera)
-    try:
-        for step in track_frames(tracker_obj, frames, first_box, name):
-            times.append(step.seconds)
-            boxes.append(step.box)
-            fps = (len(times) - 1) / max(sum(times[1:]), 1e-9) if len(times) > 1 else 0.0
-            if args.save_video or window:
-                frame = annotated_frame(*step.image, step.box, step.index, fps, tir_from_rgb)
-                sink.write(frame)
-                if window and show(frame):
-                    stop_reason = 'stopped from the window'
-                    break
-    except StreamEnded as err:
-        stop_reason = str(err)
-    except (ImageReadError, FileNotFoundError, FloatingPointError, ValueError) as err:
-        # --missing-modality fail, a lost track, frames that do not fit the registration or the first frame's size
-        stop_reason, failed = f"stopped: {err}", True
-    except KeyboardInterrupt:
-        stop_reason = 'interrupted'
-    finally:
-        sink.close()
-        if isinstance(source, CameraPairSource):
-            source.release()
-    if boxes:
-        atomic_savetxt(out, np.asarray(boxes), fmt='%.2f', delimiter=',')
+    run = track_video(parser, args, tracker_obj, frames, source, registration)
+    if run.boxes:
+        atomic_savetxt(out, np.asarray(run.boxes), fmt='%.2f', delimiter=',')
     for frame, modality, reason in guard.records:
         _logger.warning("frame %d: %s image %s", frame, modality, reason)
-    speed = f" at {(len(times) - 1) / max(sum(times[1:]), 1e-9):.1f} FPS" if len(times) > 1 else ''
-    print(f"{len(boxes)} frames tracked{speed} ({threads} torch threads) -> {out if boxes else 'no box file'}"
-          + (f"; {stop_reason}" if stop_reason else '') + (f"; video: {args.save_video}" if args.save_video else ''),
-          file=sys.stderr if failed else sys.stdout)
-    return 1 if failed else 0
+    speed = f" at {run.fps():.1f} FPS" if run.fps() is not None else ''
+    print(f"{len(run.boxes)} frames tracked{speed} ({threads} torch threads) -> {out if run.boxes else 'no box file'}"
+          + (f"; {run.stop_reason}" if run.stop_reason else '') + (f"; video: {args.save_video}" if args.save_video else ''),
+          file=sys.stderr if run.failed else sys.stdout)
+    return 1 if run.failed else 0
 
 
 def show(frame) -> bool:
