@@ -21,7 +21,7 @@ import numpy as np
 
 from ltr.admin.atomic import atomic_write_text
 from ltr.data.image_loader import imread_rgb, list_frames
-from ltr.data.registration import REGISTRATION_FILE, RegistrationError, read_registration
+from ltr.data.registration import REGISTRATION_FILE, RegistrationError, read_registration, stretch_map
 
 MOTIONS = {'homography': cv2.MOTION_HOMOGRAPHY, 'affine': cv2.MOTION_AFFINE}
 # Two maps agree when they put the visible frame's corners within this share of the thermal frame's
@@ -76,7 +76,7 @@ def _estimate_pair(rgb_edges: np.ndarray, tir_edges: np.ndarray, motion: str, le
     (rgb_height, rgb_width), (tir_height, tir_width) = rgb_edges.shape, tir_edges.shape
     # ECC finds the warp from the template (thermal) to the input (visible); it starts from the map
     # that stretches one field of view onto the other.
-    rgb_from_tir = np.diag([rgb_width / tir_width, rgb_height / tir_height, 1.0])
+    rgb_from_tir = np.linalg.inv(stretch_map((rgb_width, rgb_height), (tir_width, tir_height)))
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-6)
     correlation = 0.0
     for level in reversed(range(levels)):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ltr.admin.atomic import atomic_write_text
-from ltr.data.registration import REGISTRATION_FILE, find_registration
+from ltr.data.registration import REGISTRATION_FILE, find_registration, stretch_map
 from rgbt.miniature import MINIATURE_TRACKING, METRICS, default_out, machine, score
 
 ROWS = ('stretch', 'true', 'estimated')
@@ -32,8 +32,7 @@ ESTIMATION_FRAMES = 10          # first frame pairs ECC may try (the best-correl
 def stretch_registration(true, out: Path) -> None:
     """A registration.json that maps the frames as stretching does (the fields of view laid on each other)."""
     from rgbt.register import write_registration
-    scale = np.diag([true.tir_size[0] / true.rgb_size[0], true.tir_size[1] / true.rgb_size[1], 1.0])
-    write_registration(out, scale, true.rgb_size, true.tir_size)
+    write_registration(out, stretch_map(true.rgb_size, true.tir_size), true.rgb_size, true.tir_size)
 
 
 def row_root(root: Path, row: str) -> Path:
@@ -78,9 +77,8 @@ def corner_errors(root: Path, estimated_root: Path):
     for sequence in sorted(p for p in (root / 'test').iterdir() if (p / 'visible').is_dir()):
         true = find_registration(sequence)
         guess = find_registration(estimated_root / 'test' / sequence.name)
-        stretch = np.diag([true.tir_size[0] / true.rgb_size[0], true.tir_size[1] / true.rgb_size[1], 1.0])
         estimated.append(corner_error(guess.tir_from_rgb, true.tir_from_rgb, true.rgb_size))
-        stretched.append(corner_error(stretch, true.tir_from_rgb, true.rgb_size))
+        stretched.append(corner_error(stretch_map(true.rgb_size, true.tir_size), true.tir_from_rgb, true.rgb_size))
     return float(np.mean(estimated)), float(np.mean(stretched))
 
 

@@ -50,8 +50,9 @@ class PathSettings:
         for spec in sorted(specs, key=lambda s: s.name != 'workspace_dir'):
             value = str(values.get(spec.name, '') or '')
             source = f"{spec.name} in {local_file}"
-            if spec.env_var and read_variable(spec.env_var):
-                value, source = read_variable(spec.env_var), f"environment variable {spec.env_var}"
+            overridden = read_variable(spec.env_var) if spec.env_var else None
+            if overridden:
+                value, source = overridden, f"environment variable {spec.env_var}"
             if not value and spec.under_workspace is not None:
                 workspace = workspace or str(DEFAULT_WORKSPACE)
                 value = os.path.join(workspace, spec.under_workspace) if spec.under_workspace else workspace

@@ -50,6 +50,12 @@ class Registration:
         return mapped[:, :2] / mapped[:, 2:3]
 
 
+def stretch_map(rgb_size: Tuple[int, int], tir_size: Tuple[int, int]) -> np.ndarray:
+    """The tir_from_rgb of stretching one frame onto the other, the two fields of view taken as one
+    (what tracking without a registration does with `resize_tir`); sizes are (width, height)."""
+    return np.diag([tir_size[0] / rgb_size[0], tir_size[1] / rgb_size[1], 1.0])
+
+
 def _size(data: dict, key: str, path) -> Optional[Tuple[int, int]]:
     value = data.get(key)
     if value is None:

@@ -1,4 +1,5 @@
 """Sequences as the tracker and the evaluation see them (pytracking's Sequence, for RGB-T)."""
+import os
 from typing import List, Optional, Sequence as SequenceType, Union
 
 import numpy as np
@@ -37,6 +38,12 @@ class Sequence:
 
     def init_info(self) -> dict:
         return {'init_bbox': [float(v) for v in self.ground_truth_rect[0]]}
+
+    def folder(self) -> Optional[str]:
+        """The sequence's folder: the common folder of its first frame pair (None without frames)."""
+        if not len(self.frames):
+            return None
+        return os.path.commonpath([os.path.dirname(os.path.abspath(path)) for path in self.frames[0]])
 
     def __repr__(self) -> str:
         return f"Sequence({self.dataset}/{self.name}, {len(self)} frames)"

@@ -38,10 +38,8 @@ class ResultsMismatchError(ResultsFolderError):
 
 
 def data_root(dataset: List[Sequence]) -> Optional[Path]:
-    """The folder holding the data set's sequence folders (a sequence's folder: the common path of
-    its first frame pair; None without frames)."""
-    parents = [os.path.dirname(os.path.commonpath([os.path.abspath(p) for p in sequence.frames[0]]))
-               for sequence in dataset if len(sequence.frames)]
+    """The folder holding the data set's sequence folders (None without frames)."""
+    parents = [os.path.dirname(folder) for folder in (sequence.folder() for sequence in dataset) if folder is not None]
     return Path(os.path.commonpath(parents)).resolve() if parents else None
 
 

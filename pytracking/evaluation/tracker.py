@@ -20,11 +20,10 @@ from rgbt.benchmarks import first_box_reason, invalid_box_reason
 
 
 def sequence_registration(sequence: Sequence):
-    """The sequence's registration.json (its folder: the common folder of its first frame pair; or its
-    rig's, one level up), None without one or without frames."""
-    if not len(sequence.frames):
-        return None
-    return find_registration(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in sequence.frames[0]]))
+    """The registration.json of the sequence's folder (or of its rig, one level up), None without one
+    or without frames."""
+    folder = sequence.folder()
+    return find_registration(folder) if folder is not None else None
 
 
 def blanked_modality(params, sequence):

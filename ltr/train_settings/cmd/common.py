@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ltr.actors import CMDTrainingNet, RGBTDiMPActor
-from ltr.admin.variables import read_variable
 from ltr.actors.tracking import dimp_objective
+from ltr.admin.variables import read_variable
 from ltr.data.loader import LTRLoader
 from ltr.data.processing import RGBTDiMPProcessing
 from ltr.data.sampler import RGBTDiMPSampler

@@ -120,9 +120,11 @@ def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optiona
         'sample_size': sample_size, 'opset': OPSET,
         'normalisation': {'inside_graph': True, 'input_range': [0, 255], 'mean': list(IMAGENET_MEAN),
                           'std': list(IMAGENET_STD)},
-        'features': {'file': FEATURES_FILE, 'sha256': file_sha256(out_dir / FEATURES_FILE), 'inputs': list(FEATURE_INPUTS), 'outputs': list(FEATURE_OUTPUTS),
+        'features': {'file': FEATURES_FILE, 'sha256': file_sha256(out_dir / FEATURES_FILE),
+                     'inputs': list(FEATURE_INPUTS), 'outputs': list(FEATURE_OUTPUTS),
                      'input_shape': ['batch', 3, sample_size, sample_size]},
-        'iou_predictor': {'file': IOU_FILE, 'sha256': file_sha256(out_dir / IOU_FILE), 'inputs': list(IOU_INPUTS), 'outputs': list(IOU_OUTPUTS),
+        'iou_predictor': {'file': IOU_FILE, 'sha256': file_sha256(out_dir / IOU_FILE),
+                          'inputs': list(IOU_INPUTS), 'outputs': list(IOU_OUTPUTS),
                           'boxes': 'xywh in patch pixels, (1, K, 4)'},
         'int8': None,
         'source': {'path': str(source) if source else None,
@@ -182,7 +184,8 @@ def quantize_features(out_dir: Path, calibration: Sequence, per_channel: bool = 
                     calibrate_method=CalibrationMethod.MinMax)
     os.replace(tmp, target)
     prepared.unlink()
-    metadata['int8'] = {'file': FEATURES_INT8_FILE, 'sha256': file_sha256(target), 'calibration_batches': len(calibration),
+    metadata['int8'] = {'file': FEATURES_INT8_FILE, 'sha256': file_sha256(target),
+                        'calibration_batches': len(calibration),
                         'format': 'QDQ', 'weights': 'int8 per channel' if per_channel else 'int8 per tensor',
                         'activations': 'uint8, MinMax'}
     atomic_write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=1))
@@ -327,8 +330,9 @@ def export_problem(folder: Path, metadata: Dict, network_sha256: str, sample_siz
         return f"onnx.json records no checksum of {graph.name}: the graph cannot be verified; export again"
     if not graph.is_file():
         return f"{graph.name} is missing; export again"
-    if file_sha256(graph) != entry['sha256']:
-        return (f"{graph.name} is not the graph onnx.json records (sha256 {file_sha256(graph)[:12]} against "
+    actual = file_sha256(graph)
+    if actual != entry['sha256']:
+        return (f"{graph.name} is not the graph onnx.json records (sha256 {actual[:12]} against "
                 f"{entry['sha256'][:12]}): it was replaced or copied from another export; export again")
     return None
 
