@@ -22,6 +22,7 @@ import torch  # noqa: E402
 from ltr.admin.settings import Settings  # noqa: E402
 from ltr.admin.threads import use_threads  # noqa: E402
 from ltr.admin.variables import read_variable  # noqa: E402
+from ltr.data.image_loader import add_thermal_range_argument, set_thermal_range  # noqa: E402
 from ltr.train_settings.cmd.config import (DROPOUT_MODES, PROFILES, TrainConfig,  # noqa: E402
                                            parse_assignments, profile_config)
 from rgbt.distill import REDUCTIONS, TARGET_NORMS  # noqa: E402
@@ -55,6 +56,7 @@ def parse_args(argv=None):
     parser.add_argument('--workers', type=int, default=None, help='data loader workers')
     parser.add_argument('--iterations', type=int, default=None, help='iterations per epoch')
     parser.add_argument('--batch-size', type=int, default=None, help='batch size (both roles)')
+    add_thermal_range_argument(parser)
     parser.add_argument('--scale-batch-with-processes', action='store_true',
                         help='under torchrun, each process takes the whole batch (default: the batch is split '
                              'over the processes, keeping the single-process global batch and steps)')
@@ -144,6 +146,8 @@ def train(module: str, name: str, config: TrainConfig, device: Optional[str] = N
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.thermal_range:
+        set_thermal_range(args.thermal_range)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     try:
         config = build_config(args)

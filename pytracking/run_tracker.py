@@ -15,9 +15,11 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
 from ltr.admin.loading import CheckpointError  # noqa: E402
+from ltr.data.image_loader import add_thermal_range_argument, set_thermal_range  # noqa: E402
 from pytracking.evaluation.datasets import DATASETS, get_dataset  # noqa: E402
 from pytracking.evaluation.running import ResultsFolderError, run_dataset  # noqa: E402
 from pytracking.evaluation.tracker import Tracker, load_parameters  # noqa: E402
+from pytracking.tracker.rgbt_dimp.compute import RUNTIME_PRECISIONS, ComputeChoice  # noqa: E402
 from pytracking.utils.missing_modality import parse_simulation  # noqa: E402
 
 
@@ -36,27 +38,34 @@ def parse_args(argv=None):
                         help="blank seeded segments of one modality (e.g. tir:0.3) to evaluate tracking under "
                              "drop-out; results go to their own folder (<param>_missing_tir0.3)")
     add_backend_arguments(parser)
+    add_thermal_range_argument(parser)
     return parser.parse_args(argv)
 
 
 def add_backend_arguments(parser) -> None:
-    parser.add_argument('--backend', default='torch', choices=('torch', 'onnxruntime', 'openvino'),
+    parser.add_argument('--backend', default='torch', choices=tuple(RUNTIME_PRECISIONS),
                         help="onnxruntime/openvino: the per-frame features through the exported ONNX graph on the "
-                             "CPU (exported on first use); results go to <param>_<backend>")
-    parser.add_argument('--int8', action='store_true', help='with an exported-graph backend: the int8 features graph '
-                        '(export it first: pytracking/util_scripts/export_onnx.py --int8)')
-    parser.add_argument('--bf16', action='store_true', help='bfloat16 features (amp_dtype; fast on CPUs with AMX)')
+                             "CPU; tensorrt: its fp16 engine on a CUDA GPU (exported or built on first use); "
+                             "results go to <param>_<backend>[_<precision>]")
+    parser.add_argument('--int8', action='store_true', help="with --backend onnxruntime: the int8 features graph "
+                        "(export it first: pytracking/util_scripts/export_onnx.py --int8)")
+    parser.add_argument('--bf16', action='store_true', help='bfloat16 features (torch autocast or OpenVINO; fast on '
+                        'CPUs with AMX)')
     parser.add_argument('--onnx-dir', default=None, help='folder of the exported graphs (export_onnx.py --out)')
 
 
 def backend_overrides(args) -> dict:
-    """Tracker parameters of --backend/--int8/--bf16/--onnx-dir (none for the default PyTorch float32)."""
-    if args.int8 and args.backend == 'torch':
-        raise SystemExit('--int8 needs --backend onnxruntime or openvino')
+    """Tracker parameters of --backend/--int8/--bf16/--onnx-dir (none for the default PyTorch float32);
+    a combination no backend runs is refused here, by the rule the tracker applies (ComputeChoice)."""
     overrides = {'amp_dtype': 'bfloat16'} if args.bf16 else {}
-    if args.backend == 'torch':
-        return overrides
-    return dict(overrides, backend=args.backend, onnx_int8=args.int8, onnx_dir=args.onnx_dir)
+    if args.backend != 'torch' or args.int8:
+        overrides.update(backend=args.backend, onnx_int8=args.int8, onnx_dir=args.onnx_dir)
+    try:
+        ComputeChoice.runtime_and_precision(overrides)
+    except ValueError as err:
+        flags = f"--backend {args.backend}" + ' --int8' * args.int8 + ' --bf16' * args.bf16
+        raise SystemExit(f"{flags}: {err}") from None
+    return overrides
 
 
 def select_sequence(dataset, sequence: str, dataset_name: str) -> list:
@@ -76,6 +85,8 @@ def select_sequence(dataset, sequence: str, dataset_name: str) -> list:
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     args = parse_args(argv)
+    if args.thermal_range:
+        set_thermal_range(args.thermal_range)
     dataset_name = args.dataset_name
     if dataset_name is None:
         dataset_name = args.tracker_param if args.tracker_param in DATASETS else \

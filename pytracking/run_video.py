@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from ltr.admin.atomic import atomic_savetxt  # noqa: E402
 from ltr.admin.paths import OverwriteError, check_output, same_file  # noqa: E402
-from ltr.data.image_loader import ImageReadError, imread_rgb  # noqa: E402
+from ltr.data.image_loader import ImageReadError, add_thermal_range_argument, imread_rgb, set_thermal_range  # noqa: E402
 from ltr.data.registration import Registration, RegistrationError, read_registration  # noqa: E402
 from pytracking.evaluation.running import set_num_threads  # noqa: E402
 from pytracking.evaluation.tracker import Tracker, track_frames  # noqa: E402
@@ -62,6 +62,7 @@ def parse_args(argv=None):
                              "are then warped through it instead of stretching frames")
     parser.add_argument('--no-window', action='store_true', help='no live window even when a display exists')
     add_backend_arguments(parser)
+    add_thermal_range_argument(parser)
     args = parser.parse_args(argv)
     cameras = args.rgb_camera is not None or args.tir_camera is not None
     if cameras and (args.rgb_camera is None or args.tir_camera is None or args.rgb or args.tir):
@@ -218,6 +219,8 @@ def track_video(parser, args, tracker_obj, frames, source, registration) -> Vide
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     parser, args = parse_args(argv)
+    if args.thermal_range:
+        set_thermal_range(args.thermal_range)
     out = check_outputs(parser, args)
     source, imread = open_source(parser, args)
     policy = args.missing_modality or ('hold' if source.is_live else 'fail')

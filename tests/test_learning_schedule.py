@@ -79,7 +79,7 @@ def refined_frame(update_scale_when_uncertain=True, use_iounet_pos_for_learning=
     tracker = state_tracker()
     tracker.params = TrackerParams(DEFAULTS, update_scale_when_uncertain=update_scale_when_uncertain,
                                    use_iounet_pos_for_learning=use_iounet_pos_for_learning)
-    tracker.optimize_boxes = StubRefinement([[60.0, 30.0, 50.0, 24.0]] * 3, [0.9, 0.8, 0.7])
+    tracker.compute = StubRefinement([[60.0, 30.0, 50.0, 24.0]] * 3, [0.9, 0.8, 0.7])
     tracker_flags = iter([flag])
     original = rgbt_dimp.localize_advanced
     rgbt_dimp.localize_advanced = lambda *args: (torch.tensor([1.0, -2.0]), torch.tensor(FLAGS.index(next(tracker_flags))))

@@ -21,6 +21,7 @@ from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.datasets import get_dataset
 from pytracking.evaluation.running import run_dataset
 from pytracking.evaluation.tracker import Tracker
+from pytracking.tracker.rgbt_dimp.compute import Compute
 from pytracking.tracker.rgbt_dimp.defaults import DEFAULTS
 from pytracking.tracker.rgbt_dimp.localization import FLAGS, localize_advanced
 from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
@@ -194,13 +195,24 @@ def test_localisation_matches_a_scalar_reference_on_random_maps():
     assert FLAGS[int(localize_advanced(scores, target_cells, prev_disp, params)[1])] == 'not_found'
 
 
-class StubRefinement:
-    """Stands in for the IoU-Net: fixed boxes and IoUs after 'optimisation'."""
+class CPUCompute(Compute):
+    """A CPU compute backend around any object with the network's methods (no files, no graphs)."""
+
+    def __init__(self, net=None):
+        self.device, self.net = torch.device('cpu'), net
+
+
+class StubRefinement(CPUCompute):
+    """A backend whose IoU-Net refinement returns fixed boxes and IoUs after 'optimisation'."""
 
     def __init__(self, boxes, ious):
+        super().__init__()
         self.boxes, self.ious = torch.tensor(boxes), torch.tensor(ious)
 
-    def __call__(self, iou_features, start_boxes):
+    def iou_features(self, features):
+        return None
+
+    def refine_boxes(self, modulation, iou_features, boxes, *schedule):
         return self.boxes, self.ious
 
 
@@ -209,10 +221,10 @@ def test_refinement_averages_the_top_three_boxes_that_pass_the_aspect_filter():
     tracker.device = torch.device('cpu')
     tracker.generator = torch.Generator().manual_seed(0)
     tracker.img_sample_sz = tracker.img_sample_sz_device = torch.tensor([288.0, 288.0])
-    tracker.net = SimpleNamespace(bb_regressor_layer=[], bb_regressor=SimpleNamespace(get_iou_feat=lambda f: None))
+    tracker.iou_modulation = None
     boxes = [[10, 10, 40, 20], [12, 10, 44, 20], [200, 10, 300, 20],      # the third is 15:1: filtered out
              [14, 12, 40, 24], [0, 0, 10, 10]]
-    tracker.optimize_boxes = StubRefinement(boxes, [0.5, 0.6, 0.99, 0.7, 0.1])
+    tracker.compute = StubRefinement(boxes, [0.5, 0.6, 0.99, 0.7, 0.1])
     centre_sample = torch.tensor([143.5, 143.5])                               # (288 - 1) / 2: scale 1, no shift
     pos, size, refined = tracker.refine_target_box({}, torch.zeros(2), torch.ones(2), centre_sample, 1.0, torch.zeros(0, 4))
     mean_box = torch.tensor([[10, 10, 40, 20], [12, 10, 44, 20], [14, 12, 40, 24]]).float().mean(0)
@@ -220,10 +232,10 @@ def test_refinement_averages_the_top_three_boxes_that_pass_the_aspect_filter():
     torch.testing.assert_close(size, mean_box[2:].flip(0))
     torch.testing.assert_close(pos, (mean_box[:2] + mean_box[2:] / 2).flip(0))
     # Only one box passes: it alone is the result. None passes: the refinement reports failure.
-    tracker.optimize_boxes = StubRefinement([[5, 6, 30, 20], [0, 0, 90, 10]], [0.2, 0.9])
+    tracker.compute = StubRefinement([[5, 6, 30, 20], [0, 0, 90, 10]], [0.2, 0.9])
     pos, size, refined = tracker.refine_target_box({}, torch.zeros(2), torch.ones(2), centre_sample, 1.0, torch.zeros(0, 4))
     assert bool(refined) and size.tolist() == [20.0, 30.0] and pos.tolist() == [16.0, 20.0]
-    tracker.optimize_boxes = StubRefinement([[0, 0, 90, 10], [0, 0, float('nan'), 10]], [0.9, 0.8])
+    tracker.compute = StubRefinement([[0, 0, 90, 10], [0, 0, float('nan'), 10]], [0.9, 0.8])
     assert not bool(tracker.refine_target_box({}, torch.zeros(2), torch.ones(2), centre_sample, 1.0, torch.zeros(0, 4))[2])
 
 
@@ -252,7 +264,8 @@ def state_tracker(image_hw=(100.0, 200.0), pos=(50.0, 100.0), size=(20.0, 40.0))
     tracker.pos, tracker.target_sz = torch.tensor(pos), torch.tensor(size)
     tracker.target_scale = 1.0
     tracker.base_target_sz_device = torch.tensor(size)
-    tracker.net = SimpleNamespace(bb_regressor_layer=[], bb_regressor=SimpleNamespace(get_iou_feat=lambda f: None))
+    tracker.iou_modulation = None
+    tracker.compute = CPUCompute()
     return tracker
 
 
@@ -266,7 +279,7 @@ def test_target_is_kept_partly_inside_the_image():
 def test_not_found_frames_keep_the_last_state_and_found_frames_take_the_refined_box():
     tracker = state_tracker()
     box = [[60.0, 30.0, 50.0, 24.0]] * 3                   # what the (stub) refinement returns, sample coords
-    tracker.optimize_boxes = StubRefinement(box, [0.9, 0.8, 0.7])
+    tracker.compute = StubRefinement(box, [0.9, 0.8, 0.7])
     sample_pos = torch.tensor([50.0, 100.0])
     scores = torch.zeros(18, 18)
     scores[9, 9] = 0.9
@@ -285,12 +298,9 @@ def test_not_found_frames_keep_the_last_state_and_found_frames_take_the_refined_
 
 def test_iou_net_refinement_raises_predicted_iou():
     target = torch.tensor([40.0, 30.0, 30.0, 20.0])
-    tracker = RGBTDiMP(TrackerParams(DEFAULTS, box_refinement_iter=10))
-    tracker.net = SimpleNamespace(bb_regressor=ToyIoUHead(target))
-    tracker.device = torch.device('cpu')
-    tracker.iou_modulation = None
+    compute = CPUCompute(SimpleNamespace(bb_regressor=ToyIoUHead(target)))
     start = torch.tensor([[46.0, 26.0, 24.0, 26.0], [36.0, 34.0, 36.0, 16.0]])
-    refined, _ = tracker.optimize_boxes(None, start)
+    refined, _ = compute.refine_boxes(None, None, start, iterations=10, step_length=1.0, step_decay=1.0)
     assert torch.all(iou_xywh(refined, target.expand(2, 4)) > iou_xywh(start, target.expand(2, 4)) + 0.05)
 
 
@@ -438,10 +448,17 @@ def test_speed_benchmark_writes_the_table_5_figures(tmp_path):
     script = Path(__file__).resolve().parents[1] / 'pytracking' / 'util_scripts' / 'benchmark_speed.py'
     out = tmp_path / 'speed.json'
     subprocess.run([sys.executable, str(script), '--nets', 'cmd_student', '--frames', '2', '--repeats', '1',
-                    '--no-train', '--json', str(out), '--backends', 'torch', 'onnxruntime'], check=True, capture_output=True)
+                    '--no-train', '--json', str(out), '--backends', 'torch', 'onnxruntime', '--threads', '1'],
+                   check=True, capture_output=True)
     result = json.loads(out.read_text())
     entry = result['nets']['cmd_student']
     assert result['device_type'] == 'cpu' and result['backends'] == ['torch', 'onnxruntime']
+    assert result['threads'] == 1 and result['cpu']
+    for measured in entry['backends'].values():           # where a frame's time goes (ms, medians)
+        ms = measured['ms_per_frame']
+        assert set(ms) == {'decode', 'crop', 'features', 'refine', 'update', 'other', 'total'}
+        assert all(ms[part] > 0 for part in ('decode', 'crop', 'features', 'refine', 'total'))
+        assert ms['features'] + ms['refine'] + ms['decode'] < ms['total'] < 4 * sum(ms.values())
     assert set(entry['backends']) == {'torch', 'onnxruntime'} and entry['fps'] == entry['backends']['torch']['fps']
     assert all(b['fps'] > 0 and b['init_s'] > 0 for b in entry['backends'].values())
     assert entry['params_m'] == pytest.approx(19.89, abs=0.01)
@@ -503,7 +520,7 @@ def test_device_side_per_frame_code_never_reads_values_on_the_host():
     params = localization_params()
     scores = torch.rand(18, 18, generator=torch.Generator().manual_seed(0))
     tracker = state_tracker()
-    tracker.optimize_boxes = StubRefinement([[10, 10, 40, 20], [12, 10, 44, 20], [200, 10, 300, 20]], [0.5, 0.6, 0.9])
+    tracker.compute = StubRefinement([[10, 10, 40, 20], [12, 10, 44, 20], [200, 10, 300, 20]], [0.5, 0.6, 0.9])
     optimizer = DiMPSteepestDescentGN(num_iter=1, feat_stride=16)
     weights, feat = torch.randn(1, 8, 4, 4), torch.randn(5, 1, 8, 18, 18)
     boxes, sample_weight = torch.tensor([[100.0, 90.0, 40.0, 30.0]]).repeat(5, 1).view(5, 1, 4), torch.full((5,), 0.2)

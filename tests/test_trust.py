@@ -18,6 +18,7 @@ import torch
 from ltr.admin import loading
 from ltr.admin.limits import BOUNDS, LimitError, bound, check_limit
 from ltr.admin.paths import OverwriteError, UnsafeNameError, check_output, child_path, plain_name
+from ltr.data import image_loader
 from ltr.data.image_loader import ImageReadError, imread_rgb
 from rgbt.benchmarks import AnnotationError, RGBT234, first_box_reason, read_name_list
 from rgbt.nets import cmd_student
@@ -372,7 +373,6 @@ def _jpeg_with_exif_orientation(path, orientation=6):
 
 @pytest.mark.parametrize('decoder', ['jpeg4py', 'opencv'])
 def test_exif_orientation_is_ignored_by_both_decoders(tmp_path, monkeypatch, decoder):
-    from ltr.data import image_loader
     path = _jpeg_with_exif_orientation(tmp_path / 'rotated.jpg')
     if decoder == 'opencv':
         monkeypatch.setattr(image_loader, '_jpeg4py_module', lambda: None)
@@ -384,7 +384,6 @@ def test_exif_orientation_is_ignored_by_both_decoders(tmp_path, monkeypatch, dec
 def test_16_bit_thermal_frames_map_by_the_first_frames_percentiles_and_say_so(tmp_path, caplog):
     """Issue 26, section 4: read as 16 bits (not 4 grey levels), one range per sequence folder."""
     import logging
-    from ltr.data import image_loader
     folder = tmp_path / 'seq' / 'infrared'
     folder.mkdir(parents=True)
     first = np.linspace(20000, 21000, 64 * 48).reshape(48, 64).astype(np.uint16)     # 1000 counts of scene
@@ -413,6 +412,27 @@ def test_16_bit_thermal_frames_map_by_the_first_frames_percentiles_and_say_so(tm
         imread_rgb(folder / '00001.png')
     image_loader.thermal_range.cache_clear()
 
+
+
+def test_the_thermal_range_flag_wins_over_registration_json_and_is_checked(tmp_path, monkeypatch):
+    folder = tmp_path / 'seq' / 'infrared'
+    folder.mkdir(parents=True)
+    frame = np.linspace(20000, 21000, 64 * 48).reshape(48, 64).astype(np.uint16)
+    cv2.imwrite(str(folder / '00001.png'), frame)
+    (tmp_path / 'registration.json').write_text('{"thermal_range": [0, 65535]}')     # the rig's, overridden
+    monkeypatch.setenv('RGBT_THERMAL_RANGE', '')             # restored after the test
+    assert image_loader.set_thermal_range('20000,20510') == (20000.0, 20510.0)
+    decoded = imread_rgb(folder / '00001.png')[:, :, 0]
+    expected = np.clip(np.rint((frame.astype(np.float32) - 20000) * (255 / 510)), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(decoded, expected)
+    for bad in ('20510,20000', '1,2,3', 'x,1', '-1,5', '0,70000'):
+        with pytest.raises(ValueError, match='--thermal-range'):
+            image_loader.set_thermal_range(bad)
+    monkeypatch.setenv('RGBT_THERMAL_RANGE', 'warm')
+    image_loader.thermal_range.cache_clear()
+    with pytest.raises(ValueError, match="RGBT_THERMAL_RANGE: expected LOW,HIGH"):
+        imread_rgb(folder / '00001.png')
+    image_loader.thermal_range.cache_clear()
 
 # ---- Round 2, part 2: crashes become one line naming the input; silent cases are refused ----
 

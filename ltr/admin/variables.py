@@ -35,6 +35,8 @@ VARIABLES: Dict[str, Variable] = _table(
     ('OMP_NUM_THREADS', 'torch threads of training and tracking (TrainConfig.threads, the tracker parameter '
                         'threads and --threads win)', 'the CPUs this process may use'),
     ('OMP_WAIT_POLICY', "OpenMP's wait policy (read by OpenMP itself; the package sets PASSIVE when unset)", 'PASSIVE'),
+    ('RGBT_THERMAL_RANGE', "the raw range LOW,HIGH of 16-bit thermal frames mapped to 0..255 (set by --thermal-range; "
+                           "wins over registration.json's thermal_range)", "registration.json, else the first frame's percentiles"),
     ('RGBT_MAX_<NAME>', 'raises the bound <name> of ltr/admin/limits.py (e.g. RGBT_MAX_IMAGE_PIXELS)',
      'the bound in ltr/admin/limits.py'),
     ('WORLD_SIZE', 'DistributedDataParallel: number of processes (set by torchrun)', '1'),
@@ -57,6 +59,13 @@ def set_default(name: str, value: str) -> None:
     """Sets a registered variable when it is unset (for variables read by libraries, e.g. OpenMP)."""
     read_variable(name)
     os.environ.setdefault(name, value)
+
+
+def set_variable(name: str, value: str) -> None:
+    """Sets a registered variable for this process and the ones it starts (a command-line flag that
+    data-loading workers must also see)."""
+    read_variable(name)
+    os.environ[name] = value
 
 
 def markdown_table() -> str:

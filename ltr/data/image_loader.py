@@ -9,21 +9,26 @@ end-of-image marker is checked before decoding (a few bytes read from the file's
 
 16-bit frames (radiometric thermal cameras write 16-bit PNG or TIFF) are read as 16 bits and mapped
 to 0..255 by one policy, for training, tracking and video folders alike (`thermal_range`): the
-range `thermal_range` [low, high] of a `registration.json` beside the frame's folder (the
-sequence's, or the rig's one level up) when it gives one, else the 1st and 99th percentiles of the
-first frame of the frame's folder (the sequence's first frame, so every frame of a sequence is
-mapped alike); values outside the range are clipped. The range used is logged once per folder.
+range given by `--thermal-range LOW,HIGH` (the commands set RGBT_THERMAL_RANGE, so that loader
+workers see it too) when there is one, else the `thermal_range` [low, high] of a `registration.json`
+beside the frame's folder (the sequence's, or the rig's one level up) when it gives one, else the
+1st and 99th percentiles of the first frame of the frame's folder (the sequence's first frame, so
+every frame of a sequence is mapped alike); values outside the range are clipped. The range used
+is logged once per folder.
 """
+import argparse
 import functools
 import logging
 import os
 import re
 import warnings
+from typing import Tuple
 
 import cv2
 import numpy as np
 
 from ltr.admin.limits import LimitError, bound, check_limit
+from ltr.admin.variables import read_variable, set_variable
 from ltr.data.registration import RegistrationError, find_registration
 
 _logger = logging.getLogger(__name__)
@@ -169,11 +174,54 @@ def _fixed_thermal_range(folder: str):
     return registration.thermal_range, registration.path
 
 
+THERMAL_RANGE_VARIABLE = 'RGBT_THERMAL_RANGE'
+
+
+def parse_thermal_range(text: str, where: str = THERMAL_RANGE_VARIABLE) -> Tuple[float, float]:
+    """'LOW,HIGH' -> (low, high) raw 16-bit values, 0 <= low < high <= 65535; ValueError naming `where`."""
+    parts = text.split(',')
+    try:
+        low, high = (float(part) for part in parts)
+    except ValueError:
+        raise ValueError(f"{where}: expected LOW,HIGH (raw 16-bit values, e.g. 20000,24000), got {text!r}") from None
+    if not (0 <= low < high <= 65535):
+        raise ValueError(f"{where}: need 0 <= LOW < HIGH <= 65535, got {text!r}")
+    return low, high
+
+
+def add_thermal_range_argument(parser) -> None:
+    """--thermal-range LOW,HIGH for a command that reads frames (apply it with set_thermal_range)."""
+    def checked(text):
+        try:
+            parse_thermal_range(text, 'LOW,HIGH')
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return text
+    parser.add_argument('--thermal-range', type=checked, default=None, metavar='LOW,HIGH',
+                        help="raw range of 16-bit thermal frames mapped to 0..255 (default: registration.json's "
+                             "thermal_range, else each sequence's first-frame percentiles)")
+
+
+def set_thermal_range(text: str) -> Tuple[float, float]:
+    """The --thermal-range flag: checks 'LOW,HIGH' and makes it the range of every 16-bit thermal
+    frame this process and its workers read."""
+    value = parse_thermal_range(text, '--thermal-range')
+    set_variable(THERMAL_RANGE_VARIABLE, text)
+    thermal_range.cache_clear()
+    return value
+
+
+def _flag_thermal_range():
+    text = read_variable(THERMAL_RANGE_VARIABLE)
+    return None if text is None else (parse_thermal_range(text), '--thermal-range / ' + THERMAL_RANGE_VARIABLE)
+
+
 @functools.lru_cache(maxsize=64)
 def thermal_range(folder: str) -> tuple:
     """(low, high) raw values mapped to 0 and 255 for the 16-bit frames of `folder` (see the module
-    docstring: registration.json's `thermal_range`, else the first frame's percentiles)."""
-    fixed = _fixed_thermal_range(folder)
+    docstring: --thermal-range, else registration.json's `thermal_range`, else the first frame's
+    percentiles)."""
+    fixed = _flag_thermal_range() or _fixed_thermal_range(folder)
     if fixed is not None:
         (low, high), source = fixed
     else:
@@ -183,7 +231,7 @@ def thermal_range(folder: str) -> tuple:
         if high <= low:                 # a flat first frame: its value sits mid-range
             low, high = low - 128.0, low + 128.0
     _logger.info("16-bit frames of %s mapped to 0..255 from the range %g..%g (%s)", folder, low, high,
-                 'registration.json' if fixed else f"percentiles {THERMAL_PERCENTILES} of {os.path.basename(source)}")
+                 source if fixed else f"percentiles {THERMAL_PERCENTILES} of {os.path.basename(source)}")
     return low, high
 
 

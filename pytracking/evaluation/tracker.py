@@ -15,6 +15,8 @@ from ltr.data.registration import find_registration
 from pytracking.evaluation.data import Sequence
 from pytracking.evaluation.environment import tracker_results_dir
 from pytracking.features.preprocessing import numpy_to_torch
+from pytracking.libs.onnx_export import ensure_graphs
+from pytracking.tracker.rgbt_dimp.compute import ComputeChoice
 from pytracking.utils.missing_modality import ModalityGuard, simulated_drop_out
 from rgbt.benchmarks import first_box_reason, invalid_box_reason
 
@@ -45,17 +47,6 @@ def load_parameters(name: str, parameter_name: str):
         available = sorted(p.stem for p in folder.glob('*.py') if p.stem != '__init__') if folder.is_dir() else []
         raise ValueError(f"no parameter file {parameter_name!r} for tracker {name!r} (available: {available})") from err
     return module.parameters()
-
-
-def backend_suffix(overrides: dict) -> str:
-    """The results folder suffix of a backend and precision: '' (PyTorch, float32), '_bf16',
-    '_onnxruntime', '_openvino_int8', ..."""
-    suffix = '' if overrides.get('backend', 'torch') == 'torch' else f"_{overrides['backend']}"
-    if overrides.get('onnx_int8'):
-        suffix += '_int8'
-    if overrides.get('amp_dtype'):
-        suffix += '_' + {'bfloat16': 'bf16', 'float16': 'fp16'}.get(overrides['amp_dtype'], overrides['amp_dtype'])
-    return suffix
 
 
 @dataclass
@@ -130,7 +121,8 @@ class Tracker:
         folder = tracker_results_dir(name, parameter_name, run_id)
         if simulate_missing is not None:          # its own results: never mixed with the full-modality run
             folder = folder.with_name(folder.name + f"_missing_{simulate_missing[0]}{simulate_missing[1]:g}")
-        folder = folder.with_name(folder.name + backend_suffix(self.param_overrides))   # likewise another backend's
+        # likewise another backend's or precision's
+        folder = folder.with_name(folder.name + ComputeChoice.folder_suffix_of(self.get_parameters()))
         self.results_dir = Path(results_dir) if results_dir else folder
         self.tracker_class = importlib.import_module(f"pytracking.tracker.{name}").get_tracker_class()
 
@@ -145,6 +137,9 @@ class Tracker:
         return params
 
     def create_tracker(self, params):
+        """The tracker; with an exported-graph backend its graphs are exported (or built) first when the
+        default folder lacks them, so that the tracker only opens and checks them."""
+        ensure_graphs(params, ComputeChoice.from_params(params))
         return self.tracker_class(params)
 
     def run_sequence(self, sequence: Sequence, debug: int = 0, params=None, visualizer=None) -> dict:
@@ -160,7 +155,7 @@ class Tracker:
                              f"tracking: {reason}")
         params = params or self.get_parameters(debug)
         tracker = self.create_tracker(params)
-        upload = params.get('use_gpu') and torch.cuda.is_available() and not debug
+        upload = ComputeChoice.from_params(params).device == 'cuda' and not debug
         if debug and visualizer is None:
             from pytracking.utils.debug_view import make_debug_view
             visualizer = make_debug_view(params.debug_dir or self.results_dir / 'debug')

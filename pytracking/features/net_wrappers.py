@@ -7,7 +7,8 @@ import torch
 
 from ltr.admin.environment import checkpoint_dir
 from ltr.admin.limits import LimitError, check_limit
-from ltr.admin.loading import CheckpointError, WrongNetworkError, check_network_kind, checkpoint_path, load_network
+from ltr.admin.loading import (CheckpointError, WrongNetworkError, check_network_kind, checkpoint_path, file_sha256,
+                               load_network)
 from pytracking.evaluation.environment import env_settings
 
 
@@ -32,6 +33,7 @@ class NetworkFile:
         self._net = None
         self._checkpoint = None
         self._prepared = {}
+        self._sha256 = None
 
     def candidates(self):
         env = env_settings()
@@ -67,6 +69,12 @@ class NetworkFile:
                     warnings.warn(f"{err}; tracking with it anyway", stacklevel=2)
             self._net.eval()
         return self._net
+
+    def sha256(self) -> str:
+        """The network file's SHA-256 (read once): it names and checks the exported graphs."""
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.resolve())
+        return self._sha256
 
     def load(self, device) -> torch.nn.Module:
         return self._load().to(device)

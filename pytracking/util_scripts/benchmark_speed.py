@@ -1,15 +1,24 @@
 """Speed of the CMD trackers (the paper's Table 5 columns): parameters, GFLOPs per tracked frame,
 tracking FPS (after initialisation, including frame decoding, IoU-Net refinement and online
-updates), initialisation time, peak memory, and training iterations per second.
+updates), initialisation time, peak memory, and training iterations per second; and where a
+tracked frame's time goes, per backend (`ms_per_frame`: decode, crop, features, refine, update,
+other, total; median milliseconds over the tracked frames of all repeats, from a sequential run
+with the tracker's methods timed from outside, see `part_milliseconds`).
 
     python pytracking/util_scripts/benchmark_speed.py --nets cmd_teacher cmd_student cmd_student_origin \
         --device cpu --frames 30 --repeats 3 --json speed.json [--checkpoint cmd_student=PATH]
         [--backends torch torch-bf16 onnxruntime onnxruntime-int8 openvino openvino-bf16] [--sample-size 288]
+        [--threads N]
+
+torch (and ONNX Runtime / OpenVINO) run with `--threads` threads (default: OMP_NUM_THREADS, else the
+CPUs this process may use), recorded in the JSON with the CPU model: absolute speeds compare only
+within one run; compare backends as ratios.
 
 `--backends` measures tracking FPS and initialisation per backend and precision, each a column of
 the table: `torch`, `torch-bf16` (the `amp_dtype` autocast), and the exported features graph run by
 `onnxruntime` or `openvino` (CPU), as float32, `-bf16` (OpenVINO's precision hint) or
-`onnxruntime-int8` (static int8, calibrated on 16 patches of the benchmark's own frames). GFLOPs, memory and training
+`onnxruntime-int8` (static int8, calibrated on 16 patches of the benchmark's own frames), and
+`tensorrt` (its fp16 engine, --device cuda). GFLOPs, memory and training
 speed are measured once, on the PyTorch path.
 
 Random weights unless a checkpoint is given; with random weights the not-found threshold is
@@ -19,7 +28,6 @@ frame pairs. Each net is measured in its own process (host peak memory is then p
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -27,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Dict, List
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 
@@ -36,9 +45,13 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from ltr.admin.atomic import atomic_write_text  # noqa: E402
 from ltr.admin.loading import save_network  # noqa: E402
+from ltr.admin.threads import cpu_model, use_threads  # noqa: E402
 from ltr.data.image_loader import imread_rgb, imwrite_rgb  # noqa: E402
 from pytracking.evaluation.data import Sequence  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
+from pytracking.libs import onnx_export as ox  # noqa: E402
+from pytracking.libs import onnx_graphs as og  # noqa: E402
+from pytracking.tracker.rgbt_dimp.compute import ComputeChoice  # noqa: E402
 from rgbt import nets  # noqa: E402
 from rgbt.synthetic import SequenceSpec, render_sequence  # noqa: E402
 
@@ -47,7 +60,10 @@ BACKENDS = {
     'torch': {}, 'torch-bf16': {'amp_dtype': 'bfloat16'},
     'onnxruntime': {'backend': 'onnxruntime'}, 'onnxruntime-int8': {'backend': 'onnxruntime', 'onnx_int8': True},
     'openvino': {'backend': 'openvino'}, 'openvino-bf16': {'backend': 'openvino', 'amp_dtype': 'bfloat16'},
+    'tensorrt': {'backend': 'tensorrt'},
 }
+CPU_ONLY = {'onnxruntime', 'onnxruntime-int8', 'openvino', 'openvino-bf16'}
+CUDA_ONLY = {'tensorrt'}
 TRACKER_OF = {'cmd_teacher': 'cmd_teacher', 'cmd_student': 'cmd_student', 'cmd_student_origin': 'cmd_student'}
 
 
@@ -123,6 +139,52 @@ def tracking_run(tracker: Tracker, sequence: Sequence, device: str, random_weigh
     return (len(sequence.frames) - 1) / (wall - init), init, params
 
 
+PARTS = ('decode', 'crop', 'features', 'refine', 'update')
+# part -> the tracker method whose calls it times
+PART_METHODS = {'crop': 'get_samples', 'features': 'extract_features', 'refine': 'refine_target_box',
+                'update': 'update_classifier'}
+
+
+def part_milliseconds(tracker: Tracker, sequence: Sequence, params) -> Dict[str, List[float]]:
+    """Milliseconds of each part of each tracked frame (initialisation excluded), on a sequential run
+    (no decoding ahead): `decode` (both JPEGs), `crop` (the two patches), `features` (backbone, fusion,
+    classification and IoU features, by the backend), `refine` (IoU-Net), `update` (memory and filter
+    optimisation), `other` (classification scores, localisation, bookkeeping) and `total`. The
+    tracker's methods are wrapped from outside; on a GPU each part synchronises, so the parts add up."""
+    sync = torch.cuda.synchronize if ComputeChoice.from_params(params).device == 'cuda' else (lambda: None)
+    tracker_obj = tracker.create_tracker(params)
+    spent = dict.fromkeys(PARTS, 0.0)
+
+    def timed(part, method):
+        def call(*args, **kwargs):
+            sync()
+            start = time.perf_counter()
+            result = method(*args, **kwargs)
+            sync()
+            spent[part] += time.perf_counter() - start
+            return result
+        return call
+
+    for part, method in PART_METHODS.items():
+        setattr(tracker_obj, method, timed(part, getattr(tracker_obj, method)))
+    tracker_obj.initialize(tuple(imread_rgb(p) for p in sequence.frames[0]), sequence.init_info())
+    frames = {part: [] for part in PARTS + ('other', 'total')}
+    for pair in sequence.frames[1:]:
+        spent.update(dict.fromkeys(PARTS, 0.0))
+        sync()
+        start = time.perf_counter()
+        image = tuple(imread_rgb(path) for path in pair)
+        spent['decode'] = time.perf_counter() - start
+        tracker_obj.track(image)
+        sync()
+        total = time.perf_counter() - start
+        for part in PARTS:
+            frames[part].append(1000 * spent[part])
+        frames['other'].append(1000 * (total - sum(spent.values())))
+        frames['total'].append(1000 * total)
+    return frames
+
+
 def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> float:
     """Iterations/s of the actor that trains this net (distillation for the student)."""
     from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor
@@ -175,8 +237,11 @@ def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: s
         backend_params = prepare_backend(tracker, sequence, folder / f"{name}_onnx", backend, args.sample_size)
         runs = [tracking_run(tracker, sequence, args.device, checkpoint is None, backend_params)
                 for _ in range(args.repeats)]
+        parts = [part_milliseconds(tracker, sequence, runs[0][2]) for _ in range(args.repeats)]
         by_backend[backend] = {'fps': statistics.median(r[0] for r in runs), 'fps_runs': [r[0] for r in runs],
-                               'init_s': statistics.median(r[1] for r in runs)}
+                               'init_s': statistics.median(r[1] for r in runs),
+                               'ms_per_frame': {part: statistics.median(ms for run in parts for ms in run[part])
+                                                for part in parts[0]}}
     params = tracker.get_parameters()
     params.update(use_gpu=args.device.startswith('cuda'), image_sample_size=args.sample_size)
     if checkpoint is None:
@@ -203,12 +268,13 @@ def prepare_backend(tracker: Tracker, sequence: Sequence, onnx_dir: Path, backen
                      **BACKENDS[backend])
     if overrides['backend'] == 'torch':
         return overrides
-    from pytracking.tracker.rgbt_dimp import onnx_backend as ob
     network = tracker.get_parameters().net
-    if not (onnx_dir / ob.METADATA_FILE).is_file():
-        ob.export_onnx(network.load('cpu'), onnx_dir, sample_size, source=network.resolve())
-    if overrides['onnx_int8'] and not (onnx_dir / ob.FEATURES_INT8_FILE).is_file():
-        ob.quantize_features(onnx_dir, ob.calibration_patches([sequence], sample_size, 16))
+    if not (onnx_dir / og.METADATA_FILE).is_file():
+        ox.export_onnx(network.load('cpu'), onnx_dir, sample_size, source=network.resolve())
+    if overrides['onnx_int8'] and not (onnx_dir / og.FEATURES_INT8_FILE).is_file():
+        ox.quantize_features(onnx_dir, ox.calibration_patches([sequence], sample_size, 16))
+    if overrides['backend'] == 'tensorrt' and not (onnx_dir / og.TENSORRT_FILE).is_file():
+        ox.build_tensorrt_engine(onnx_dir)
     return dict(overrides, onnx_dir=str(onnx_dir))
 
 
@@ -218,9 +284,21 @@ def measure_in_subprocess(name: str, args, folder: Path) -> dict:
     command = [sys.executable, os.path.abspath(__file__), '--nets', name, '--device', args.device,
                '--frames', str(args.frames), '--repeats', str(args.repeats), '--json', str(out), '--no-isolate']
     command += [f"--checkpoint={c}" for c in args.checkpoint] + (['--no-train'] if args.no_train else [])
-    command += ['--sample-size', str(args.sample_size), '--backends', *args.backends]
+    command += ['--sample-size', str(args.sample_size), '--backends', *args.backends, '--threads', str(args.threads)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())['nets'][name]
+
+
+def print_parts(results: dict) -> None:
+    """Where a tracked frame's time goes: one row per net and backend, median ms per part."""
+    columns = PARTS + ('other', 'total')
+    print(f"\n{'net / backend':36s}" + ''.join(f" {c:>8s}" for c in columns) + f" {'FPS':>6s}")
+    for name, entry in results['nets'].items():
+        for backend, measured in entry.get('backends', {}).items():
+            parts = measured.get('ms_per_frame')
+            if parts:
+                print(f"{name + ' / ' + backend:36s}" + ''.join(f" {parts[c]:8.1f}" for c in columns)
+                      + f" {measured['fps']:6.2f}")
 
 
 def print_table(results: dict) -> None:
@@ -236,6 +314,7 @@ def print_table(results: dict) -> None:
         for student in ('cmd_student', 'cmd_student_origin'):
             if student in nets:
                 print(f"{student} / cmd_teacher FPS: {nets[student]['fps'] / nets['cmd_teacher']['fps']:.2f}x")
+    print_parts(results)
     print(f"device: {results['device']}, torch {results['torch']}, "
           f"{results.get('sample_size', 288)}x{results.get('sample_size', 288)} crops, {results['date']}"
           f" (peak MB: {'GPU' if results['device_type'] == 'cuda' else 'host'})")
@@ -255,13 +334,20 @@ def main():
     parser.add_argument('--backends', nargs='+', default=['torch'], choices=sorted(BACKENDS),
                         help='tracking backends and precisions, one FPS column each (default: torch)')
     parser.add_argument('--sample-size', type=int, default=288, help='tracker crop size (the paper: 288)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads (default: OMP_NUM_THREADS, else the CPUs this process may use)')
     args = parser.parse_args()
-    if args.device.startswith('cuda') and any(BACKENDS[b].get('backend') for b in args.backends):
-        parser.error('the exported-graph backends run on the CPU; use --device cpu (or --backends torch torch-bf16)')
+    args.threads = use_threads(args.threads)
+    on_cuda = args.device.startswith('cuda')
+    wrong = sorted(set(args.backends) & (CPU_ONLY if on_cuda else CUDA_ONLY))
+    if wrong:
+        parser.error(f"{', '.join(wrong)} run{'s' if len(wrong) == 1 else ''} on the {'CPU' if on_cuda else 'GPU'}: "
+                     f"use --device {'cpu' if on_cuda else 'cuda'}")
     checkpoints = dict(c.split('=', 1) for c in args.checkpoint)
     device_name = torch.cuda.get_device_name(0) if args.device.startswith('cuda') else \
-        f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+        f"{cpu_model()}, {args.threads} threads"
     results = {'device': device_name, 'device_type': torch.device(args.device).type, 'torch': torch.__version__,
+               'cpu': cpu_model(), 'threads': args.threads,
                'date': time.strftime('%Y-%m-%d'), 'backends': args.backends,
                'sample_size': args.sample_size, 'nets': {}}
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,6 +14,8 @@ OUT=${OUT:-.}
 "$PY" -m pip install -q tensorrt 2>/dev/null || echo "tensorrt not installable here: its test will skip"
 "$PY" -m pytest -q -rA tests/test_prroi_pool.py tests/test_tracker.py tests/test_onnx.py -k "cuda or tensorrt" 2>&1 | tee "$OUT/cuda_tests.txt"
 tests=${PIPESTATUS[0]}
-"$PY" pytracking/util_scripts/benchmark_speed.py --device cuda --frames 100 --repeats 3 --json "$OUT/speed_cuda.json"
+TRT=$("$PY" -c "import tensorrt" 2>/dev/null && echo tensorrt)      # the TensorRT backend's FPS column when it installed
+"$PY" pytracking/util_scripts/benchmark_speed.py --device cuda --frames 100 --repeats 3 --backends torch $TRT \
+    --json "$OUT/speed_cuda.json"
 "$PY" ltr/util_scripts/benchmark_prroi_pool.py --device cuda
 exit "$tests"

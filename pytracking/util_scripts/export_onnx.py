@@ -5,13 +5,14 @@
         [--tensorrt]
 
 Writes DIR/features.onnx, DIR/iou_predictor.onnx and DIR/onnx.json (see
-pytracking/tracker/rgbt_dimp/onnx_backend.py), checks them with onnx.checker, and compares ONNX
+pytracking/libs/onnx_graphs.py), checks them with onnx.checker, and compares ONNX
 Runtime's outputs with PyTorch's on random patches (maximum absolute difference printed; the
 export fails above --tolerance). `--int8` also writes features_int8.onnx, statically quantised
 with patches of the synthetic training split (`--calibration`, default the synthetic benchmark of
 the tracking settings). Track with the graphs: `run_tracker.py ... --backend onnxruntime
 [--int8]`, or the tracker parameters `backend='onnxruntime', onnx_dir=DIR`. `--tensorrt` (a CUDA
-machine with the `tensorrt` package) also builds DIR/features_fp16.engine from features.onnx.
+machine with the `tensorrt` package) also builds DIR/features_fp16.engine from features.onnx
+(`--backend tensorrt`).
 """
 import argparse
 import os
@@ -25,7 +26,10 @@ import torch  # noqa: E402
 
 from ltr.admin.loading import CheckpointError  # noqa: E402
 from pytracking.evaluation.tracker import Tracker  # noqa: E402
-from pytracking.tracker.rgbt_dimp import onnx_backend as ob  # noqa: E402
+from pytracking.libs import onnx_export as ox  # noqa: E402
+from pytracking.libs import onnx_graphs as og  # noqa: E402
+from pytracking.tracker.rgbt_dimp.compute import OrtRunner  # noqa: E402
+from pytracking.tracker.rgbt_dimp.defaults import tracking_sample_size  # noqa: E402
 
 TOLERANCE = 1e-3      # absolute, on features of magnitude ~1-10 (float32 kernels differ in summation order)
 
@@ -33,24 +37,29 @@ TOLERANCE = 1e-3      # absolute, on features of magnitude ~1-10 (float32 kernel
 def parity(net, out_dir: Path, sample_size: int, int8: bool = False) -> dict:
     """Max absolute difference between ONNX Runtime and PyTorch per output, on 2 random patch pairs
     (and on the IoU predictor's inputs derived from them)."""
-    (rgb, tir), iou_inputs = ob.example_inputs(net.eval(), sample_size, batch=2, seed=1)
-    reference = ob.features_as_torch(net, rgb, tir)
-    outputs = ob.OrtFrameFeatures(out_dir, int8=int8)(rgb, tir)
-    report = {name: float((outputs[name] - ref).abs().max()) for name, ref in zip(ob.FEATURE_OUTPUTS, reference)}
-    session = ob.session(out_dir / ob.IOU_FILE)
-    ious = session.run(None, {name: value.numpy() for name, value in zip(ob.IOU_INPUTS, iou_inputs)})[0]
+    (rgb, tir), iou_inputs = ox.example_inputs(net.eval(), sample_size, batch=2, seed=1)
+    reference = ox.features_as_torch(net, rgb, tir)
+    outputs = run_features(out_dir, rgb, tir, int8)
+    report = {name: float((outputs[name] - ref).abs().max()) for name, ref in zip(og.FEATURE_OUTPUTS, reference)}
+    session = OrtRunner(out_dir / og.IOU_FILE).session
+    ious = session.run(None, {name: value.numpy() for name, value in zip(og.IOU_INPUTS, iou_inputs)})[0]
     with torch.no_grad():
-        expected = ob.IoUPredictor(net.bb_regressor)(*iou_inputs).numpy()
+        expected = ox.IoUPredictor(net.bb_regressor)(*iou_inputs).numpy()
     report['iou'] = float(np.abs(ious - expected).max())
     return report
+
+
+def run_features(out_dir: Path, rgb: torch.Tensor, tir: torch.Tensor, int8: bool = False) -> dict:
+    """The features graph (or its int8 version) of `out_dir` run once by ONNX Runtime: outputs by name."""
+    graph = Path(out_dir) / (og.FEATURES_INT8_FILE if int8 else og.FEATURES_FILE)
+    return dict(zip(og.FEATURE_OUTPUTS, OrtRunner(graph)(rgb, tir)))
 
 
 def int8_relative_errors(out_dir: Path, patches) -> dict:
     """||int8 - float32|| / ||float32|| per output of features.onnx on (rgb, tir) patches."""
     rgb, tir = (torch.from_numpy(p) for p in patches)
-    full = ob.OrtFrameFeatures(out_dir)(rgb, tir)
-    int8 = ob.OrtFrameFeatures(out_dir, int8=True)(rgb, tir)
-    return {name: float((int8[name] - full[name]).norm() / full[name].norm()) for name in ob.FEATURE_OUTPUTS}
+    full, int8 = run_features(out_dir, rgb, tir), run_features(out_dir, rgb, tir, int8=True)
+    return {name: float((int8[name] - full[name]).norm() / full[name].norm()) for name in og.FEATURE_OUTPUTS}
 
 
 def calibration_sequences(root):
@@ -102,8 +111,8 @@ def main(argv=None):
         net = params.net.load('cpu')
     except (FileNotFoundError, CheckpointError) as err:
         raise SystemExit(f"export_onnx.py: {err}") from None
-    sample_size = args.sample_size or params.image_sample_size or params.net.training_crop_size() or 288
-    metadata = ob.export_onnx(net, args.out, sample_size, source=network_file,
+    sample_size = args.sample_size or tracking_sample_size(params)
+    metadata = ox.export_onnx(net, args.out, sample_size, source=network_file,
                               network_kind=type(net).__name__)
     report = parity(net, args.out, sample_size)
     print(f"exported {network_file} at {sample_size}x{sample_size} to {args.out}")
@@ -112,16 +121,16 @@ def main(argv=None):
         raise SystemExit(f"export_onnx.py: ONNX Runtime differs from PyTorch by more than {args.tolerance}")
     if args.int8:
         sequences = calibration_sequences(args.calibration)
-        calibration = ob.calibration_patches(sequences, sample_size, args.calibration_batches)
-        target = ob.quantize_features(args.out, calibration)
-        held_out = ob.calibration_patches(sequences, sample_size, 1, batch=4, seed=1)[0]
+        calibration = ox.calibration_patches(sequences, sample_size, args.calibration_batches)
+        target = ox.quantize_features(args.out, calibration)
+        held_out = ox.calibration_patches(sequences, sample_size, 1, batch=4, seed=1)[0]
         errors = int8_relative_errors(args.out, held_out)
         print(f"int8 features: {target} ({len(calibration)} calibration patches); relative error to float32 on "
               f"4 other patches of the same frames: " + ', '.join(f"{k} {v:.3f}" for k, v in errors.items()))
     if args.tensorrt:
         if not torch.cuda.is_available():
             raise SystemExit('export_onnx.py --tensorrt needs a CUDA GPU (and `pip install tensorrt`)')
-        engine = ob.build_tensorrt_engine(args.out / ob.FEATURES_FILE, args.out / 'features_fp16.engine')
+        engine = ox.build_tensorrt_engine(args.out)
         print(f"TensorRT fp16 engine: {engine}")
     return metadata
 

@@ -14,9 +14,9 @@ DEFAULTS = dict(
     amp_dtype=None,                    # None, 'bfloat16' or 'float16': autocast of the feature extraction
     cudnn_benchmark=True,
     compile_backbone=False,            # torch.compile the backbone (CUDA graphs via mode='reduce-overhead' on GPU)
-    backend='torch',                   # 'torch', 'onnxruntime' or 'openvino': features.onnx per frame, CPU (onnx_backend.py)
+    backend='torch',                   # 'torch', 'onnxruntime', 'openvino' or 'tensorrt' (compute.py: ComputeChoice)
     onnx_dir=None,                     # the exported graphs; None: exported on first use under <network_path>/onnx/
-    onnx_int8=False,                   # the int8 features graph (export_onnx.py --int8 writes it)
+    onnx_int8=False,                   # onnxruntime's int8 features graph (export_onnx.py --int8 writes it)
     default_dataset='synthetic',
     resize_tir=False,                  # thermal frames of another size than RGB: False: error; True: resized
     missing_modality='fail',           # a missing/unreadable/blank image: 'fail', 'hold' (last good one), 'zeros'
@@ -64,3 +64,12 @@ DEFAULTS = dict(
     box_refinement_step_length=1.0,
     box_refinement_step_decay=1.0,
 )
+
+
+DIMP_SAMPLE_SIZE = 288                 # DiMP's crop size, for a network that does not record its own
+
+
+def tracking_sample_size(params) -> int:
+    """The tracker's crop size: image_sample_size, else the crop size the network was trained with,
+    else DiMP's 288."""
+    return params.image_sample_size or params.net.training_crop_size() or DIMP_SAMPLE_SIZE

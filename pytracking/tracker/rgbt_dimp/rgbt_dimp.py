@@ -7,45 +7,18 @@ reads the score map, IoU-Net refines the box by gradient ascent on 10 boxes, and
 updated from a 50-sample memory on normal and hard-negative frames (2 iterations every 20th frame,
 1 on hard negatives).
 """
-import copy
 import math
 from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
 
-from ltr.models.layers.blocks import fold_batch_norm
 from pytracking.features import augmentation
-from pytracking.features.preprocessing import normalize, numpy_to_torch, registered_patch, sample_patch
+from pytracking.features.preprocessing import numpy_to_torch, registered_patch, sample_patch
 from pytracking.tracker.base.basetracker import BaseTracker
+from pytracking.tracker.rgbt_dimp.compute import open_compute
 from pytracking.tracker.rgbt_dimp.localization import FLAGS, NOT_FOUND, UNCERTAIN, localize_advanced
 from pytracking.tracker.rgbt_dimp.memory import update_sample_weights
-
-
-AMP_DTYPES = (None, 'bfloat16', 'float16')
-BACKENDS = ('torch', 'onnxruntime', 'openvino')
-
-
-def tracking_network_key(params, device: torch.device) -> tuple:
-    """What makes two prepared networks differ."""
-    return device, params.fold_batch_norm, params.channels_last, params.compile_backbone
-
-
-def prepare_network(source: torch.nn.Module, params, device: torch.device) -> torch.nn.Module:
-    """A tracking copy of `source`, which stays as it is: eval mode, no parameter gradients (tracking
-    differentiates only the IoU with respect to the boxes), BatchNorm folded into the convolutions,
-    on `device`, in channels-last memory format, its backbone compiled, as the parameters say."""
-    net = copy.deepcopy(source).eval().requires_grad_(False)
-    if params.fold_batch_norm:
-        fold_batch_norm(net)
-    net = net.to(device)
-    if params.channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    if params.compile_backbone:
-        mode = 'reduce-overhead' if device.type == 'cuda' else 'default'
-        net.feature_extractor = torch.compile(net.feature_extractor, mode=mode, dynamic=False)
-    return net
-
 
 
 def check_registered_sizes(registration, rgb: torch.Tensor, tir: torch.Tensor):
@@ -63,29 +36,11 @@ class RGBTDiMP(BaseTracker):
 
     def initialize(self, image: Tuple[np.ndarray, np.ndarray], info: dict) -> dict:
         params = self.params
-        if params.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {params.backend!r}")
-        on_gpu = params.use_gpu and torch.cuda.is_available() and params.backend == 'torch'
-        self.device = torch.device('cuda' if on_gpu else 'cpu')      # the exported-graph backends run on the CPU
+        self.compute = open_compute(params)
+        self.device, self.net = self.compute.device, self.compute.net
         self.generator = torch.Generator().manual_seed(params.seed)
-        if params.amp_dtype not in AMP_DTYPES:
-            raise ValueError(f"amp_dtype must be one of {AMP_DTYPES}, got {params.amp_dtype!r}")
-        if self.device.type == 'cuda':
-            torch.backends.cudnn.benchmark = params.cudnn_benchmark    # process-wide: cuDNN has no per-module setting
-        self.net = params.net.prepared(tracking_network_key(params, self.device),
-                                       lambda net: prepare_network(net, params, self.device))
-        self.memory_format = torch.channels_last if params.channels_last else torch.contiguous_format
         self.frame_num = 1
-        sample_size = params.image_sample_size or params.net.training_crop_size() or 288
-        self.img_sample_sz = torch.tensor([float(sample_size), float(sample_size)])
-        self.exported_features = None
-        if params.backend != 'torch':
-            from pytracking.tracker.rgbt_dimp.onnx_backend import open_frame_features
-            bf16 = params.amp_dtype == 'bfloat16'
-            self.exported_features = params.net.prepared(
-                (params.backend, sample_size, params.onnx_dir, params.onnx_int8, bf16),
-                lambda net: open_frame_features(net, params.net.resolve(), sample_size, params.onnx_dir,
-                                                params.onnx_int8, params.backend, bf16))
+        self.img_sample_sz = torch.tensor([float(self.compute.sample_size)] * 2)
 
         x, y, w, h = [float(v) for v in info['init_bbox']]
         self.pos = torch.tensor([y + (h - 1) / 2, x + (w - 1) / 2])
@@ -117,21 +72,9 @@ class RGBTDiMP(BaseTracker):
         return tuple(frame if torch.is_tensor(frame) else numpy_to_torch(frame) for frame in image)
 
     def extract_features(self, rgb_patches: torch.Tensor, tir_patches: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs.
-        With amp_dtype the network runs under autocast; the features are returned in float32, so the
-        filter optimisation and the IoU-Net refinement always run in full precision. The exported-graph
-        backends also return the IoU-Net test features ('iou_feat'), which their graph computes."""
-        if self.exported_features is not None:
-            out = self.exported_features(rgb_patches, tir_patches)
-            return {'layer2': out['layer2'], 'layer3': out['layer3'], 'classification': out['classification'],
-                    'iou_feat': (out['iou_feat3'], out['iou_feat4'])}
-        rgb = normalize(rgb_patches.to(self.device)).contiguous(memory_format=self.memory_format)
-        tir = normalize(tir_patches.to(self.device)).contiguous(memory_format=self.memory_format)
-        dtype = getattr(torch, self.params.amp_dtype) if self.params.amp_dtype else None
-        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-            fused = self.net.extract_features(rgb, tir)
-            fused['classification'] = self.net.extract_classification_feat(fused)
-        return {name: feat.float().contiguous() for name, feat in fused.items()}
+        """Fused layer2/layer3 features and the classification features of (N, 3, h, w) patch pairs,
+        in float32, by the compute backend."""
+        return self.compute.features(rgb_patches, tir_patches)
 
     def get_sample(self, image: torch.Tensor, pos: torch.Tensor, scale: float, size: torch.Tensor):
         return sample_patch(image, pos, scale * size, size, mode=self.params.border_mode)
@@ -228,11 +171,7 @@ class RGBTDiMP(BaseTracker):
     # ---- tracking ----
 
     def upload(self, tensor: torch.Tensor) -> torch.Tensor:
-        """A host tensor on the tracking device. On a GPU it goes through pinned memory without
-        blocking: a plain copy from pageable memory would wait for the queued GPU work."""
-        if self.device.type != 'cuda' or tensor.is_cuda:
-            return tensor.to(self.device)
-        return tensor.pin_memory().to(self.device, non_blocking=True)
+        return self.compute.upload(tensor)
 
     def track(self, image, info: dict = None) -> dict:
         """Localises, refines and updates. The device is read once per frame: the state and the final box."""
@@ -311,32 +250,15 @@ class RGBTDiMP(BaseTracker):
         centre = box[:2] + box[2:] / 2 + jitter[:, :2]
         return torch.cat((box.view(1, 4), torch.cat((centre - size / 2, size), dim=1)))
 
-    def optimize_boxes(self, iou_features, boxes: torch.Tensor):
-        """Gradient ascent on the predicted IoU, steps scaled by the box size. Returns the final boxes
-        and the IoUs of the last forward pass (before the last step), on the boxes' device."""
-        boxes = boxes.view(1, -1, 4)
-        modulated = self.net.bb_regressor.modulate(self.iou_modulation, iou_features)
-        step = self.params.box_refinement_step_length
-        ious = None
-        for _ in range(self.params.box_refinement_iter):
-            start = boxes.clone().detach().requires_grad_(True)
-            with torch.enable_grad():
-                ious = self.net.bb_regressor.predict_iou_modulated(modulated, start)
-                (grad,) = torch.autograd.grad(ious.sum(), start)
-            boxes = (start + step * grad * start[:, :, 2:].repeat(1, 1, 2)).detach()
-            step *= self.params.box_refinement_step_decay
-        return boxes.view(-1, 4), ious.detach().view(-1)
-
     def refine_target_box(self, features, pos: torch.Tensor, target_sz: torch.Tensor, sample_pos: torch.Tensor,
                           sample_scale: float, box_noise: torch.Tensor):
         """IoU-Net refinement: 10 boxes, 5 ascent steps, aspect-ratio filter, mean of the top 3.
         Returns the refined position and size, and whether any box passed the filter (else keep)."""
         box = self.get_iounet_box(pos, target_sz, sample_pos, sample_scale)
-        iou_features = features.get('iou_feat')
-        if iou_features is None:
-            with torch.no_grad():
-                iou_features = self.net.bb_regressor.get_iou_feat([features[l] for l in self.net.bb_regressor_layer])
-        boxes, ious = self.optimize_boxes(iou_features, self.random_init_boxes(box, box_noise))
+        params = self.params
+        boxes, ious = self.compute.refine_boxes(
+            self.iou_modulation, self.compute.iou_features(features), self.random_init_boxes(box, box_noise),
+            params.box_refinement_iter, params.box_refinement_step_length, params.box_refinement_step_decay)
         boxes = torch.cat((boxes[:, :2], boxes[:, 2:].clamp(min=1)), dim=1)
         aspect = boxes[:, 2] / boxes[:, 3]
         keep = (aspect < self.params.maximal_aspect_ratio) & (aspect > 1 / self.params.maximal_aspect_ratio)
