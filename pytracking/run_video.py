@@ -56,7 +56,7 @@ def parse_args(argv=None):
                              "reuse that modality's last good frame (default for cameras), or feed a black one")
     parser.add_argument('--resize-tir', action='store_true',
                         help='resize thermal frames to the RGB size (default: a size mismatch is an error)')
-    parser.add_argument('--registration', default=None,
+    parser.add_argument('--registration', '--register', default=None,
                         help="the rig's registration.json (visible -> thermal homography and frame sizes, see "
                              "docs/real_world.md), or 'auto' to estimate it from the first frame pair: thermal patches "
                              "are then warped through it instead of stretching frames")

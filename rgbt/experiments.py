@@ -105,6 +105,16 @@ def summarise(table: str, per_seed: Dict[int, Dict], iterations: int, teacher_it
     return header + '\n\n' + '\n'.join(lines) + '\n'
 
 
+def per_seed_table(table: str, per_seed: Dict[int, Dict]) -> str:
+    """Every seed's PR / NPR / SR per row, one line per seed (the table docs/distillation.md shows)."""
+    names = [name for name, _, _ in TABLES[table]]
+    lines = ['| seed | ' + ' | '.join(names) + ' |', '|---|' + '---|' * len(names)]
+    for seed in sorted(per_seed):
+        cells = [' / '.join(f"{per_seed[seed][name][metric]:.1f}" for metric in METRICS) for name in names]
+        lines.append(f"| {seed} | " + ' | '.join(cells) + ' |')
+    return f"Per seed ({' / '.join(METRICS)}):\n\n" + '\n'.join(lines) + '\n'
+
+
 def bar_plot(table: str, per_seed: Dict[int, Dict], path: Path) -> None:
     import matplotlib
     matplotlib.use('Agg')
@@ -193,7 +203,7 @@ def main(argv=None):
     text = summarise(args.table, per_seed, iterations, teacher_iterations, minutes,
                      args.test_sequences * args.test_frames, args.threads)
     if args.table == 'verdict':
-        text += '\n' + verdict(per_seed) + '\n'
+        text += '\n' + per_seed_table(args.table, per_seed) + '\n' + verdict(per_seed) + '\n'
 
     atomic_write_text(out / f'{args.table}.md', text)
     bar_plot(args.table, per_seed, out / f'{args.table}.png')

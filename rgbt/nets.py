@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from ltr.admin.loading import checkpoint_path, load_checkpoint_file
-from ltr.admin.model_constructor import model_constructor
+from ltr.admin.model_constructor import register_variant
 from ltr.models.backbone import resnet as backbones
-from ltr.models.tracking.dimpnet import dimp_heads
+from ltr.models.tracking.dimpnet import DIMP_CLASSIFIER_HEADS, dimp_heads
 from rgbt.fusion import MPSD, create_fusion
 
 FUSED_LAYERS = ('layer2', 'layer3')
@@ -128,11 +128,6 @@ class RGBTDiMPnet(nn.Module):
         return scores, iou, {'rgb': rgb_feats, 'tir': tir_feats, 'fused': fused, 'paths': paths}
 
 
-# The classification feature head of each backbone, as in DiMP-18 / DiMP-50:
-# (residual blocks, block type, output channels).
-CLASSIFIER_HEADS = {'resnet18': (1, 'basic', 256), 'resnet50': (0, 'bottleneck', 512)}
-
-
 def distill_channels(net: RGBTDiMPnet) -> List[int]:
     """Channels of the net's backbone at DISTILL_LAYERS, read from the backbone itself (the one
     source of channel counts; the distillation adapters are sized with it)."""
@@ -143,7 +138,7 @@ def build_rgbt_dimpnet(backbone_name: str, two_stream: bool, fusion: str, backbo
                        fusion_kwargs: Optional[dict] = None, **head_kwargs) -> RGBTDiMPnet:
     """An RGBTDiMPnet of any backbone / stream count / fusion with the DiMP heads of its backbone: what
     the registered builders below are made of (checkpoints name those), also used by diagnostics."""
-    clf_feat_blocks, clf_feat_block, out_feature_dim = CLASSIFIER_HEADS[backbone_name]
+    clf_feat_blocks, clf_feat_block, out_feature_dim = DIMP_CLASSIFIER_HEADS[backbone_name]
     make_backbone = getattr(backbones, backbone_name)
     dims = backbones.LAYER_CHANNELS[backbone_name]
     kwargs = dict(TRAINED_HEAD_KWARGS, **head_kwargs)
@@ -179,34 +174,32 @@ def stacked_input_kernel(weight: torch.Tensor) -> torch.Tensor:
     return torch.cat((weight, weight), dim=1) / 2
 
 
-@model_constructor
-def cmd_student(fusion: str = 'mpsd', backbone_pretrained: bool = True, fusion_gate: str = 'softmax',
-                **head_kwargs) -> RGBTDiMPnet:
-    """The CMD student: one ResNet18 for both modalities, `fusion` (mpsd / concat / saf / caf / tf) at
-    layer2 and layer3, DiMP-18 heads. 'mpsd' is the CMD student (19.9 M parameters), 'concat'
-    Student-Origin (19.8 M); 'image' stacks RGB and TIR at the input instead (Table 4's MD, 19.7 M). `fusion_gate`: softmax or sigmoid in MPSD's spatial attention (Eq. 5)."""
+def rgbt_dimpnet(*, backbone_name: str = 'resnet18', two_stream: bool = False, fusion: str = 'mpsd',
+                 backbone_pretrained: bool = True, fusion_gate: str = 'softmax', **head_kwargs) -> RGBTDiMPnet:
+    """The one builder of the CMD networks (registered through its variants below): `backbone_name`
+    resnet18 / resnet50, one stream or `two_stream`, `fusion` (mpsd / concat / saf / caf / tf / image)
+    at layer2 and layer3, DiMP heads of the backbone. `fusion_gate`: softmax or sigmoid in MPSD's and
+    SAF's spatial attention (Eq. 5)."""
     fusion_kwargs = {'gate': fusion_gate} if fusion in ('mpsd', 'saf') else {}
-    return build_rgbt_dimpnet('resnet18', False, fusion, backbone_pretrained, fusion_kwargs, **head_kwargs)
+    return build_rgbt_dimpnet(backbone_name, two_stream, fusion, backbone_pretrained, fusion_kwargs, **head_kwargs)
 
 
-@model_constructor
-def cmd_student_origin(backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
-    """Student-Origin: the student with concatenation + 1x1 conv fusion."""
-    return build_rgbt_dimpnet('resnet18', False, 'concat', backbone_pretrained, **head_kwargs)
-
-
-@model_constructor
-def cmd_student_two_stream(fusion: str = 'concat', backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
-    """Table 4's two-stream student: one ResNet18 per modality, `fusion` at layer2 and layer3 (concat
-    by default: our choice, the paper does not say), DiMP-18 heads. 31.5 M parameters (paper 31.6 M)."""
-    return build_rgbt_dimpnet('resnet18', True, fusion, backbone_pretrained, **head_kwargs)
-
-
-@model_constructor
-def cmd_teacher(backbone_pretrained: bool = True, **head_kwargs) -> RGBTDiMPnet:
-    """The CMD teacher: two ResNet50 streams, MDC + FRS fusion (reconstructed, see rgbt.fusion) at
-    layer2 and layer3, DiMP-50 heads."""
-    return build_rgbt_dimpnet('resnet50', True, 'tf', backbone_pretrained, **head_kwargs)
+cmd_student = register_variant(
+    'cmd_student', rgbt_dimpnet, backbone_name='resnet18', two_stream=False, fusion='mpsd',
+    doc="The CMD student: one ResNet18 for both modalities, MPSD at layer2 and layer3, DiMP-18 heads "
+        "(19.9 M parameters); other `fusion`s give the ablation students ('concat' is Student-Origin, 19.8 M; "
+        "'image' stacks RGB and TIR at the input, Table 4's MD, 19.7 M).")
+cmd_student_origin = register_variant(
+    'cmd_student_origin', rgbt_dimpnet, backbone_name='resnet18', two_stream=False, fusion='concat',
+    doc="Student-Origin: the student with concatenation + 1x1 conv fusion.")
+cmd_student_two_stream = register_variant(
+    'cmd_student_two_stream', rgbt_dimpnet, backbone_name='resnet18', two_stream=True, fusion='concat',
+    doc="Table 4's two-stream student: one ResNet18 per modality, `fusion` at layer2 and layer3 (concat by "
+        "default: our choice, the paper does not say), DiMP-18 heads. 31.5 M parameters (paper 31.6 M).")
+cmd_teacher = register_variant(
+    'cmd_teacher', rgbt_dimpnet, backbone_name='resnet50', two_stream=True, fusion='tf',
+    doc="The CMD teacher: two ResNet50 streams, MDC + FRS fusion (reconstructed, see rgbt.fusion) at layer2 "
+        "and layer3, DiMP-50 heads.")
 
 
 def init_from_dimp(net: RGBTDiMPnet, path: str, allow_legacy_pickle: bool = False) -> None:

@@ -121,3 +121,13 @@ def test_report_only_summarises_the_recorded_seeds_and_trains_nothing(tmp_path, 
     assert 'CMD student above MPSD student, no distillation: not shown (CMD student higher on 1 of 2 seeds, mean paired SR difference +3.0)' in text
     with pytest.raises(SystemExit, match='no seed of --seed-list is recorded'):
         experiments.main(['verdict', '--seed-list', '11', '--record', str(record), '--report-only', '--out', str(tmp_path)])
+
+
+def test_the_per_seed_table_lists_every_seed_and_row_in_order():
+    from rgbt.experiments import per_seed_table
+    per_seed = {11: _seed(floor=12.34, cmd=40), 10: _seed(origin=21.25)}
+    lines = per_seed_table('verdict', per_seed).splitlines()
+    assert lines[2] == ('| seed | Untrained student | Student-Origin | MPSD student, no distillation | CMD student | '
+                        'Teacher |')
+    assert lines[4] == '| 10 | 0.0 / 0.0 / 10.0 | 0.0 / 0.0 / 21.2 | 0.0 / 0.0 / 30.0 | 0.0 / 0.0 / 30.0 | 0.0 / 0.0 / 30.0 |'
+    assert lines[5].startswith('| 11 | 0.0 / 0.0 / 12.3 |') and lines[5].endswith('| 0.0 / 0.0 / 40.0 | 0.0 / 0.0 / 30.0 |')

@@ -18,6 +18,7 @@ from pytracking.libs import onnx_graphs as og
 from pytracking.tracker.rgbt_dimp import compute
 from pytracking.tracker.rgbt_dimp.compute import ComputeChoice, OpenVinoRunner, checked_graph
 from pytracking.tracker.rgbt_dimp.defaults import DEFAULTS
+from pytracking.tracker.rgbt_dimp.refinement import ascend_iou
 from pytracking.util_scripts import export_onnx
 from pytracking.utils.params import TrackerParams
 from rgbt.benchmarks import Synthetic
@@ -283,3 +284,31 @@ def test_tensorrt_engine_from_the_exported_graph(exported, tmp_path):
     for name in og.FEATURE_OUTPUTS:        # fp16: relative error of a few 1e-3
         relative = float((outputs[name].cpu().float() - reference[name]).norm() / reference[name].norm())
         assert relative < 0.05, (name, relative)
+
+
+def test_refinement_graph_runs_the_closed_form_ascent_like_pytorch_and_autograd(exported, network_file):
+    """refine.onnx (5 steps, closed-form box gradient) in ONNX Runtime against the same steps in
+    PyTorch and against DiMP's autograd ascent: boxes within 1e-3 px in float32."""
+    net = Tracker('cmd_student', 'default', net_path=str(network_file)).get_parameters().net.load('cpu').eval()
+    _, (m3, m4, i3, i4, boxes) = ox.example_inputs(net, SAMPLE)
+    boxes = boxes[0]
+    runner = compute.OrtRunner(exported / og.REFINE_FILE)
+    refined, ious = runner.run(dict(zip(og.REFINE_INPUTS, (m3, m4, i3, i4, boxes))), og.REFINE_OUTPUTS)
+    modulated = net.bb_regressor.modulate((m3, m4), (i3, i4))
+    with torch.no_grad():
+        expected, expected_ious = ascend_iou(net.bb_regressor, modulated, boxes, 5, 1.0, 1.0)
+    assert float((refined - boxes).abs().max()) > 0.01                       # the steps moved the boxes
+    torch.testing.assert_close(refined, expected, rtol=0, atol=1e-3)
+    torch.testing.assert_close(ious, expected_ious, rtol=0, atol=1e-4)
+    start = boxes.view(1, -1, 4)                                               # DiMP's ascent by autograd
+    for _ in range(5):
+        start = start.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(net.bb_regressor.predict_iou_modulated(modulated, start).sum(), start)
+        start = start + grad * start[:, :, 2:].repeat(1, 1, 2)
+    torch.testing.assert_close(refined, start.detach()[0], rtol=0, atol=1e-3)
+    metadata = json.loads((exported / og.METADATA_FILE).read_text())['refine']
+    assert (metadata['iterations'], metadata['step_length'], metadata['step_decay']) == (5, 1.0, 1.0)
+    params = TrackerParams(DEFAULTS, net=NetworkFile('x.pth', path=str(network_file)), onnx_dir=str(exported),
+                           backend='onnxruntime', image_sample_size=SAMPLE)
+    backend = compute.open_compute(params)
+    assert backend.refiner is not None and backend.schedule == (5, 1.0, 1.0)

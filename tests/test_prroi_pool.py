@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ltr.models.layers.prroi_pool import PrRoIPool2D, prroi_pool2d
+from ltr.models.bbreg.atom_iou_net import AtomIoUNet
+from ltr.models.layers.prroi_pool import PooledBoxes, PrRoIPool2D, prroi_pool2d
 
 
 def dense_reference(features, roi, pooled_h, pooled_w, scale, samples=96):
@@ -170,3 +171,62 @@ def test_cuda_gradients_match_cpu():
         grads[device] = (feat.grad.cpu(), boxes.grad.cpu())
     for cpu, gpu in zip(grads['cpu'], grads['cuda']):
         torch.testing.assert_close(gpu, cpu, rtol=1e-9, atol=1e-9)
+
+
+def test_closed_form_box_gradient_equals_autograd_and_finite_differences():
+    """PooledBoxes (the refinement graph's pooling): output as prroi_pool2d's, and dL/d(x1, y1, x2, y2)
+    for a random dL/dout equal to autograd through the hand-written backward and to central
+    differences, in float64, boxes partly outside the map included."""
+    torch.manual_seed(0)
+    features = torch.randn(1, 6, 9, 11, dtype=torch.float64)
+    rois = torch.tensor([[8.0, 6.0, 40.0, 30.0], [-6.0, 10.0, 20.0, 50.0], [30.0, 2.0, 31.5, 70.0]], dtype=torch.float64)
+    grad_out = torch.randn(3, 6, 5, 5, dtype=torch.float64)
+    pooled = PooledBoxes(features[0], rois, 5, 5, 1 / 8)
+    with_index = torch.cat((torch.zeros(3, 1, dtype=torch.float64), rois), dim=1)
+    reference = prroi_pool2d(features, with_index, 5, 5, 1 / 8)
+    torch.testing.assert_close(pooled.out, reference, rtol=0, atol=1e-12)
+    leaf = with_index.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad((prroi_pool2d(features, leaf, 5, 5, 1 / 8) * grad_out).sum(), leaf)
+    torch.testing.assert_close(pooled.box_gradient(grad_out), grad[:, 1:], rtol=0, atol=1e-10)
+    eps = 1e-6
+    numeric = torch.zeros_like(rois)
+    for r in range(3):
+        for c in range(4):
+            plus, minus = rois.clone(), rois.clone()
+            plus[r, c] += eps
+            minus[r, c] -= eps
+            difference = (PooledBoxes(features[0], plus, 5, 5, 1 / 8).out - PooledBoxes(features[0], minus, 5, 5, 1 / 8).out)
+            numeric[r, c] = (difference[r] * grad_out[r]).sum() / (2 * eps)
+    torch.testing.assert_close(pooled.box_gradient(grad_out), numeric, rtol=0, atol=1e-7)
+
+
+def test_iou_net_box_gradient_in_closed_form_equals_autograd():
+    """AtomIoUNet.predict_iou_and_box_gradient (eval mode, BatchNorm with non-trivial statistics)
+    against autograd through predict_iou_modulated and against central differences, float64."""
+    torch.manual_seed(0)
+    net = AtomIoUNet().double().eval()
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    modulated = (torch.randn(1, 256, 18, 18, dtype=torch.float64), torch.randn(1, 256, 9, 9, dtype=torch.float64))
+    boxes = torch.tensor([[40.0, 50.0, 60.0, 40.0], [30.0, 20.0, 80.0, 90.0], [100.0, 100.0, 30.0, 50.0]],
+                         dtype=torch.float64)
+    ious, grad = net.predict_iou_and_box_gradient(modulated, boxes)
+    leaf = boxes.clone().requires_grad_(True)
+    reference = net.predict_iou_modulated(modulated, leaf.view(1, -1, 4)).view(-1)
+    (expected,) = torch.autograd.grad(reference.sum(), leaf)
+    assert ious.shape == (3,) and grad.shape == (3, 4) and float(expected.abs().max()) > 1e-3
+    torch.testing.assert_close(ious, reference.detach(), rtol=0, atol=1e-12)
+    torch.testing.assert_close(grad, expected, rtol=0, atol=1e-12)
+    eps = 1e-6
+    for r, c in ((0, 0), (1, 3), (2, 1)):
+        plus, minus = boxes.clone(), boxes.clone()
+        plus[r, c] += eps
+        minus[r, c] -= eps
+        numeric = (net.predict_iou_modulated(modulated, plus.view(1, -1, 4))[0, r]
+                   - net.predict_iou_modulated(modulated, minus.view(1, -1, 4))[0, r]) / (2 * eps)
+        assert float(grad[r, c]) == pytest.approx(float(numeric), abs=1e-7)
+    net.train()
+    with pytest.raises(ValueError, match='eval mode'):
+        net.predict_iou_and_box_gradient(modulated, boxes)

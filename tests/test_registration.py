@@ -142,3 +142,17 @@ def test_the_unaligned_experiment_scores_three_rows_and_the_corner_errors(tmp_pa
     assert linked.is_symlink() and linked.resolve() == (tmp_path / 'data' / 'rig' / 'test' / 'test000' / 'infrared').resolve()
     assert not (tmp_path / 'data' / 'rig_stretch' / 'test' / 'test000' / 'registration.json').exists()
     assert '| estimated |' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('layout, dataset, subfolder', [('rgbt234', 'rgbt234', 'test'), ('gtot', 'gtot', 'test'),
+                                                         ('lasher', 'lasher', ''), ('vtuav', 'vtuav', '')])
+def test_the_unaligned_rig_is_written_in_every_layout_and_read_with_its_registration(tmp_path, layout, dataset,
+                                                                                    subfolder):
+    from pytracking.evaluation.tracker import sequence_registration
+    root = generate_benchmark(tmp_path, layout, {'train': 1, 'test': 1},
+                              SequenceSpec(num_frames=3, width=64, height=48, unaligned=True), seed=0, progress=False)
+    (sequence,) = get_dataset(dataset, root=root / subfolder, require_frames=True)
+    registration = sequence_registration(sequence)
+    assert registration is not None and registration.rgb_size == (64, 48)
+    tir = cv2.imread(sequence.frames[0][1])
+    assert (tir.shape[1], tir.shape[0]) == tuple(registration.tir_size) != (64, 48)

@@ -253,6 +253,13 @@ class ToyIoUHead(torch.nn.Module):
     def predict_iou_modulated(self, modulated, boxes):
         return iou_xywh(boxes, self.target.expand_as(boxes))
 
+    def predict_iou_and_box_gradient(self, modulated, boxes):
+        leaf = boxes.detach().requires_grad_(True)
+        with torch.enable_grad():
+            iou = self.predict_iou_modulated(modulated, leaf)
+            (grad,) = torch.autograd.grad(iou.sum(), leaf)
+        return iou.detach(), grad
+
 
 def state_tracker(image_hw=(100.0, 200.0), pos=(50.0, 100.0), size=(20.0, 40.0)):
     """A tracker holding only the state that localize_and_refine reads (scale 1, 288 px samples)."""

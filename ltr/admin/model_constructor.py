@@ -1,27 +1,36 @@
-"""Records how a network was built, as plain data, so checkpoints can rebuild it.
+"""Records how a network was built, as plain data, so checkpoints can rebuild it; the registry of
+network builders, by name (timm's `register_model` is the anchor).
 
-A constructor decorated with :func:`model_constructor` attaches a :class:`NetConstructor` to the
-network it returns and enters the registry of network builders. Its :meth:`NetConstructor.to_dict`
-form (module, function, args, kwargs) contains only plain Python values, so checkpoints load with
-``torch.load(weights_only=True)``.
+A builder decorated with :func:`register_model` (or made by :func:`register_variant`, a builder with
+other default arguments) enters the registry under its name and attaches a :class:`NetConstructor` to
+the network it returns. Its :meth:`NetConstructor.to_dict` form (module, function, args, kwargs)
+contains only plain Python values, so checkpoints load with ``torch.load(weights_only=True)``.
+The network packages register their builders themselves, when imported; this module names none.
 
-Rebuilding trusts nothing in the file: the stored (module, function) must name a registered
-builder and its arguments must be plain data (None, bool, int, float, str and lists, tuples and
-str-keyed dicts of them). Anything else (``ltr.admin.loading.load_network``, ``torch.hub.load``,
-``os.system``) raises :class:`UntrustedConstructorError` before any import of the stored module.
+Rebuilding trusts nothing in the file: the stored name must be a registered builder (or an alias of
+one: a deprecated name, or the 'module.function' path that older checkpoints stored) and its
+arguments must be plain data (None, bool, int, float, str and lists, tuples and str-keyed dicts of
+them). A stored module is imported only when it belongs to this package (its top-level package is
+one of OWN_PACKAGES) and exists, so importing it runs this package's own code, never the file's;
+anything else (``ltr.admin.loading.load_network``, ``torch.hub.load``, ``os.system``) raises
+:class:`UntrustedConstructorError` before any import of the stored module.
 """
 import functools
 import importlib
+import importlib.util
 import math
-from typing import Any, Callable, Dict, Tuple
+import re
+import warnings
+from typing import Any, Callable, Dict, Iterable, Optional
 
 from ltr.admin.limits import bound
 
-# Modules whose import registers builders. A checkpoint may name only these modules; importing one
-# runs this package's own code, never the file's.
-BUILDER_MODULES = ('ltr.models.tracking.dimpnet', 'rgbt.nets')
+# The top-level packages of this repository: a checkpoint may make us import only their modules.
+OWN_PACKAGES = ('ltr', 'rgbt', 'pytracking')
 
-_REGISTRY: Dict[Tuple[str, str], Callable] = {}
+_REGISTRY: Dict[str, Callable] = {}
+_ALIASES: Dict[str, str] = {}
+_MODULE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$')
 
 
 class UntrustedConstructorError(ValueError):
@@ -29,22 +38,37 @@ class UntrustedConstructorError(ValueError):
 
 
 def registered_builders() -> Dict[str, Callable]:
-    """All network builders, 'module.function' -> function (imports the builder modules)."""
-    for module in BUILDER_MODULES:
-        importlib.import_module(module)
-    return {f'{module}.{name}': function for (module, name), function in sorted(_REGISTRY.items())}
+    """Every registered network builder by name (of the network packages imported so far)."""
+    return dict(sorted(_REGISTRY.items()))
+
+
+def _import_own_module(module: str) -> None:
+    """Imports `module` when it is a module of this package that exists; otherwise does nothing (the
+    lookup that follows then refuses the name)."""
+    if not isinstance(module, str) or not _MODULE_NAME.match(module) or module.split('.')[0] not in OWN_PACKAGES:
+        return
+    try:
+        if importlib.util.find_spec(module) is None:
+            return
+    except (ImportError, ValueError):
+        return
+    importlib.import_module(module)
 
 
 def resolve_builder(fun_module: str, fun_name: str) -> Callable:
-    """The registered builder `fun_module.fun_name`; UntrustedConstructorError for anything else."""
-    key = (fun_module, fun_name)
-    if key not in _REGISTRY and fun_module in BUILDER_MODULES:
-        importlib.import_module(fun_module)
-    if key not in _REGISTRY:
-        raise UntrustedConstructorError(
-            f"constructor {fun_module}.{fun_name} is not one of this package's network builders "
-            f"({', '.join(registered_builders())}); refusing to call it")
-    return _REGISTRY[key]
+    """The registered builder that a stored (module, name) names; UntrustedConstructorError for
+    anything else. The name is looked up first, then its aliases and 'module.name'; a builder not
+    registered yet is looked for in the stored module, when that is one of this package's."""
+    for attempt in range(2):
+        for key in (fun_name, f'{fun_module}.{fun_name}'):
+            name = _ALIASES.get(key, key)
+            if isinstance(name, str) and name in _REGISTRY:
+                return _REGISTRY[name]
+        if attempt == 0:
+            _import_own_module(fun_module)
+    raise UntrustedConstructorError(
+        f"constructor {fun_module}.{fun_name} is not one of this package's network builders "
+        f"({', '.join(registered_builders()) or 'none imported'}); refusing to call it")
 
 
 def check_plain(value: Any, where: str = 'argument', depth: int = 0) -> None:
@@ -125,15 +149,52 @@ class NetConstructor:
         return f"NetConstructor({self.fun_module}.{self.fun_name}, args={self.args}, kwds={self.kwds})"
 
 
-def model_constructor(function):
-    """Decorator: registers `function` as a network builder; the network it returns gets a
-    `constructor` attribute that can rebuild it."""
+def _register(name: str, build: Callable, aliases: Iterable[str]) -> None:
+    if name in _REGISTRY and _REGISTRY[name] is not build:
+        warnings.warn(f"network builder {name!r} registered again; the later one ({build.__module__}) replaces "
+                      f"the earlier ({_REGISTRY[name].__module__})", stacklevel=3)
+    _REGISTRY[name] = build
+    _ALIASES[f'{build.__module__}.{name}'] = name
+    for alias in aliases:
+        _ALIASES[alias] = name
+
+
+def _recording(function: Callable, name: str, defaults: Optional[Dict[str, Any]] = None) -> Callable:
+    """`function` called with `defaults` under the caller's arguments, its network given a
+    constructor that records `name` and the caller's own arguments."""
 
     @functools.wraps(function)
     def build(*args, **kwds):
-        net = function(*args, **kwds)
-        net.constructor = NetConstructor(function.__name__, function.__module__, args, kwds)
+        net = function(*args, **dict(defaults or {}, **kwds))
+        net.constructor = NetConstructor(name, function.__module__, args, kwds)
         return net
 
-    _REGISTRY[(function.__module__, function.__name__)] = build
+    build.__name__ = build.__qualname__ = name
     return build
+
+
+def register_model(function: Optional[Callable] = None, *, name: Optional[str] = None, aliases: Iterable[str] = ()):
+    """Decorator: registers `function` as a network builder under `name` (default: its own name), with
+    deprecated `aliases` that still resolve; the network it returns gets a `constructor` that can
+    rebuild it. A name registered twice warns, and the later builder wins (as timm's registry)."""
+    def decorate(function: Callable) -> Callable:
+        registered = name or function.__name__
+        build = _recording(function, registered)
+        _register(registered, build, aliases)
+        return build
+    return decorate(function) if function is not None else decorate
+
+
+def register_variant(name: str, base: Callable, doc: str = '', aliases: Iterable[str] = (), **defaults) -> Callable:
+    """Registers `name`: the builder `base` (a function, not itself registered) with other default
+    arguments (`defaults`); the caller's arguments still win. Variants that differ only in values are
+    so written as their difference, not as a copy of a constructor."""
+    build = _recording(base, name, defaults)
+    build.__doc__ = doc or base.__doc__
+    build.variant_defaults = dict(defaults)
+    _register(name, build, aliases)
+    return build
+
+
+# The decorator's pytracking name.
+model_constructor = register_model

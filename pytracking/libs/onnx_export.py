@@ -29,8 +29,11 @@ from pytracking.evaluation.environment import env_settings
 from pytracking.features.preprocessing import numpy_to_torch, sample_patch
 from pytracking.libs import onnx_graphs as og
 from pytracking.libs.onnx_graphs import (FEATURE_INPUTS, FEATURE_OUTPUTS, FEATURES_FILE, FEATURES_INT8_FILE,
-                                         IOU_FILE, IOU_INPUTS, IOU_OUTPUTS, METADATA_FILE, OPSET, TENSORRT_FILE)
+                                         IOU_FILE, IOU_INPUTS, IOU_OUTPUTS, METADATA_FILE, OPSET, REFINE_FILE,
+                                         REFINE_INPUTS, REFINE_OUTPUTS, TENSORRT_FILE)
+from pytracking.tracker.rgbt_dimp.defaults import DEFAULTS
 from pytracking.tracker.rgbt_dimp.defaults import tracking_sample_size
+from pytracking.tracker.rgbt_dimp.refinement import BoxRefinement
 
 
 class FrameFeatures(nn.Module):
@@ -83,11 +86,17 @@ def _export(module: nn.Module, inputs, path: Path, input_names, output_names, dy
     os.replace(tmp, path)
 
 
+DEFAULT_SCHEDULE = (DEFAULTS['box_refinement_iter'], DEFAULTS['box_refinement_step_length'],
+                    DEFAULTS['box_refinement_step_decay'])
+
+
 def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optional[Path] = None,
-                network_kind: Optional[str] = None, source_sha256: Optional[str] = None) -> Dict:
-    """Writes features.onnx, iou_predictor.onnx and onnx.json for `net` at `sample_size`; checks both
-    graphs with onnx.checker. BatchNorm is folded first (a copy; `net` is unchanged). `source_sha256`:
-    the source file's checksum when the caller has it (else it is computed)."""
+                network_kind: Optional[str] = None, source_sha256: Optional[str] = None,
+                refinement: Sequence = DEFAULT_SCHEDULE) -> Dict:
+    """Writes features.onnx, iou_predictor.onnx, refine.onnx (with the refinement schedule
+    (iterations, step length, decay)) and onnx.json for `net` at `sample_size`; checks the graphs
+    with onnx.checker. BatchNorm is folded first (a copy; `net` is unchanged). `source_sha256`: the
+    source file's checksum when the caller has it (else it is computed)."""
     import onnx                                   # optional dependency: only exporting needs it
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +107,12 @@ def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optiona
     _export(FrameFeatures(net), frame_inputs, out_dir / FEATURES_FILE, FEATURE_INPUTS, FEATURE_OUTPUTS, batch)
     _export(IoUPredictor(net.bb_regressor), iou_inputs, out_dir / IOU_FILE, IOU_INPUTS, IOU_OUTPUTS,
             {'boxes': {1: 'boxes'}, 'iou': {1: 'boxes'}})
-    for name in (FEATURES_FILE, IOU_FILE):
+    iterations, step_length, step_decay = refinement
+    refine_inputs = iou_inputs[:4] + (iou_inputs[4][0],)                # boxes (K, 4)
+    _export(BoxRefinement(net.bb_regressor, iterations, step_length, step_decay), refine_inputs,
+            out_dir / REFINE_FILE, REFINE_INPUTS, REFINE_OUTPUTS,
+            {'boxes': {0: 'boxes'}, 'refined_boxes': {0: 'boxes'}, 'iou': {0: 'boxes'}})
+    for name in (FEATURES_FILE, IOU_FILE, REFINE_FILE):
         onnx.checker.check_model(str(out_dir / name))
     metadata = {
         'sample_size': sample_size, 'opset': OPSET,
@@ -110,6 +124,10 @@ def export_onnx(net: nn.Module, out_dir: Path, sample_size: int, source: Optiona
         'iou_predictor': {'file': IOU_FILE, 'sha256': file_sha256(out_dir / IOU_FILE),
                           'inputs': list(IOU_INPUTS), 'outputs': list(IOU_OUTPUTS),
                           'boxes': 'xywh in patch pixels, (1, K, 4)'},
+        'refine': {'file': REFINE_FILE, 'sha256': file_sha256(out_dir / REFINE_FILE),
+                   'inputs': list(REFINE_INPUTS), 'outputs': list(REFINE_OUTPUTS),
+                   'boxes': 'xywh in patch pixels, (K, 4)', 'iterations': int(iterations),
+                   'step_length': float(step_length), 'step_decay': float(step_decay)},
         'int8': None,
         'tensorrt': None,
         'source': {'path': str(source) if source else None, 'sha256': source_sha256 or _sha256_if_file(source),

@@ -9,6 +9,10 @@ A folder per network and sample size S holds:
 - `features_fp16.engine` (optional): a TensorRT fp16 engine built from `features.onnx` (CUDA).
 - `iou_predictor.onnx`: the two modulation vectors, the two IoU features and boxes (1, K, 4) xywh
   in patch coordinates -> predicted IoUs (1, K).
+- `refine.onnx`: IoU-Net's whole refinement of a frame (pytracking/tracker/rgbt_dimp/refinement.py):
+  the modulation vectors, the IoU features and start boxes (K, 4) xywh -> refined boxes (K, 4) and
+  IoUs (K,), the gradient with respect to the boxes written in closed form; its schedule
+  (iterations, step length, decay) is recorded with it.
 - `onnx.json`: the sample size, the normalisation, input and output names, the opset, the source
   network (path and SHA-256) and the SHA-256 of every graph; a graph is run only when both checksums
   match (`export_problem`).
@@ -23,12 +27,15 @@ FEATURE_INPUTS = ('rgb', 'tir')
 FEATURE_OUTPUTS = ('layer2', 'layer3', 'classification', 'iou_feat3', 'iou_feat4')
 IOU_INPUTS = ('modulation3', 'modulation4', 'iou_feat3', 'iou_feat4', 'boxes')
 IOU_OUTPUTS = ('iou',)
+REFINE_INPUTS = IOU_INPUTS
+REFINE_OUTPUTS = ('refined_boxes', 'iou')
 OPSET = 17
 FEATURES_FILE, FEATURES_INT8_FILE, IOU_FILE, METADATA_FILE = (
     'features.onnx', 'features_int8.onnx', 'iou_predictor.onnx', 'onnx.json')
 TENSORRT_FILE = 'features_fp16.engine'
-# onnx.json's entry of each frame-features graph, by the graph a backend runs
-GRAPH_ENTRIES = {'features': FEATURES_FILE, 'int8': FEATURES_INT8_FILE, 'tensorrt': TENSORRT_FILE}
+REFINE_FILE = 'refine.onnx'
+# onnx.json's entry of each graph a backend may run
+GRAPH_ENTRIES = {'features': FEATURES_FILE, 'int8': FEATURES_INT8_FILE, 'tensorrt': TENSORRT_FILE, 'refine': REFINE_FILE}
 EXPORT_COMMAND = "python pytracking/util_scripts/export_onnx.py <tracker> --net PATH --out {folder}"
 
 

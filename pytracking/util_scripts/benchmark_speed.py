@@ -52,6 +52,7 @@ from pytracking.evaluation.tracker import Tracker  # noqa: E402
 from pytracking.libs import onnx_export as ox  # noqa: E402
 from pytracking.libs import onnx_graphs as og  # noqa: E402
 from pytracking.tracker.rgbt_dimp.compute import ComputeChoice  # noqa: E402
+from ltr.admin.model_constructor import registered_builders  # noqa: E402
 from rgbt import nets  # noqa: E402
 from rgbt.synthetic import SequenceSpec, render_sequence  # noqa: E402
 
@@ -218,9 +219,8 @@ def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> 
 
 
 def build(name: str):
-    """A registered network builder of rgbt.nets by name, with random weights."""
-    from ltr.admin.model_constructor import resolve_builder
-    return resolve_builder('rgbt.nets', name)(backbone_pretrained=False)
+    """A registered network builder by name, with random weights."""
+    return registered_builders()[name](backbone_pretrained=False)
 
 
 def measure_net(name: str, sequence: Sequence, folder: Path, args, checkpoint: str = None) -> dict:

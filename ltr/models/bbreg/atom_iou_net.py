@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ltr.models.layers.blocks import LinearBlock, conv_bn_relu
-from ltr.models.layers.prroi_pool import PrRoIPool2D
+from ltr.models.layers.prroi_pool import PooledBoxes, PrRoIPool2D
 from ltr.models.target_classifier.initializer import boxes_to_rois
 
 
@@ -110,3 +110,40 @@ class AtomIoUNet(nn.Module):
         fc3_rt = self.fc3_rt(self.prroi_pool3t(c3_t_att, rois))
         fc4_rt = self.fc4_rt(self.prroi_pool4t(c4_t_att, rois))
         return self.iou_predictor(torch.cat((fc3_rt, fc4_rt), dim=1)).reshape(batch_size, num_proposals)
+
+    def predict_iou_and_box_gradient(self, modulated, boxes: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """For the modulated features of one image ((1, C, H, W) x2) and boxes xywh (K, 4): the predicted
+        IoUs (K,) and their gradient with respect to the boxes (K, 4), written in closed form (PrRoIPool's
+        box gradient, then the fully connected layers' transposes and ReLU masks), not by autograd: the
+        IoU-Net refinement step as plain operations that an exported graph can hold. Eval mode only
+        (BatchNorm as its running affine map)."""
+        if self.training:
+            raise ValueError("predict_iou_and_box_gradient needs eval mode (BatchNorm running statistics)")
+        rois = torch.cat((boxes[:, :2], boxes[:, :2] + boxes[:, 2:]), dim=1)
+        pooled3 = PooledBoxes(modulated[0][0], rois, 5, 5, self.prroi_pool3t.spatial_scale)
+        pooled4 = PooledBoxes(modulated[1][0], rois, 3, 3, self.prroi_pool4t.spatial_scale)
+        fc3, slope3 = _linear_block_forward(self.fc3_rt, pooled3.out)
+        fc4, slope4 = _linear_block_forward(self.fc4_rt, pooled4.out)
+        iou = self.iou_predictor(torch.cat((fc3, fc4), dim=1)).reshape(-1)
+        weight3, weight4 = self.iou_predictor.weight[0].split((fc3.shape[1], fc4.shape[1]))
+        grad3 = ((slope3 * weight3) @ self.fc3_rt.linear.weight).reshape(pooled3.out.shape)
+        grad4 = ((slope4 * weight4) @ self.fc4_rt.linear.weight).reshape(pooled4.out.shape)
+        grad_rois = pooled3.box_gradient(grad3) + pooled4.box_gradient(grad4)          # d/d(x1, y1, x2, y2)
+        grad_boxes = torch.cat((grad_rois[:, :2] + grad_rois[:, 2:], grad_rois[:, 2:]), dim=1)   # x2 = x + w
+        return iou, grad_boxes
+
+
+def _linear_block_forward(block: LinearBlock, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A LinearBlock's output (N, out) and d output / d (its linear layer's output), (N, out): the
+    eval-mode BatchNorm's per-channel scale times the ReLU's mask."""
+    z = block.linear(x.reshape(x.shape[0], -1))
+    slope = torch.ones_like(z)
+    if block.bn is not None:
+        bn = block.bn
+        scale = torch.rsqrt(bn.running_var + bn.eps) * (bn.weight if bn.affine else 1.0)
+        z = (z - bn.running_mean) * scale + (bn.bias if bn.affine else 0.0)
+        slope = slope * scale
+    if block.relu is not None:
+        slope = slope * (z > 0).to(z.dtype)
+        z = torch.relu(z)
+    return z, slope

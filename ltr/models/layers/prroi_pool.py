@@ -203,6 +203,43 @@ def _prroi_pool_traceable(features: torch.Tensor, rois: torch.Tensor, pooled_hei
     return integral * inverse_area.view(-1, 1, 1, 1)
 
 
+class PooledBoxes:
+    """PrRoIPool of R boxes on one feature map (C, H, W), with the gradient with respect to the boxes
+    in closed form (the backward's formulas of the module docstring, in plain traceable operations:
+    einsums, no gather of per-RoI copies, no host read), so that a graph exported with it computes
+    IoU-Net's box gradient without autograd. `out` is (R, C, PH, PW); `box_gradient(dL/dout)` is
+    dL/d(x1, y1, x2, y2), (R, 4), in the coordinates of `rois` (R, 4) x1y1x2y2."""
+
+    def __init__(self, features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
+                 spatial_scale: float):
+        self.features, self.spatial_scale = features, spatial_scale
+        self.bins = pooled_height * pooled_width
+        x1, y1, x2, y2 = (rois.to(features.dtype) * spatial_scale).unbind(1)
+        self.roi_w, self.roi_h = (x2 - x1).clamp(min=0), (y2 - y1).clamp(min=0)
+        self.edges_y, self.steps_y = _bin_edges(y1, self.roi_h, pooled_height)
+        self.edges_x, self.steps_x = _bin_edges(x1, self.roi_w, pooled_width)
+        height, width = features.shape[-2:]
+        self.ky = _hat_integral(self.edges_y, height)                                # (R, PH, H)
+        self.kx = _hat_integral(self.edges_x, width)                                 # (R, PW, W)
+        self.cols = torch.einsum('chw,rjw->rchj', features, self.kx)                 # F Kx^T, (R, C, H, PW)
+        area = self.roi_w * self.roi_h / self.bins
+        self.inverse_area = torch.where(area > 0, 1 / torch.where(area > 0, area, torch.ones_like(area)),
+                                        torch.zeros_like(area))
+        self.out = torch.einsum('rih,rchj->rcij', self.ky, self.cols) * self.inverse_area.view(-1, 1, 1, 1)
+
+    def box_gradient(self, grad_out: torch.Tensor) -> torch.Tensor:
+        grad_integral = grad_out * self.inverse_area.view(-1, 1, 1, 1)               # (R, C, PH, PW)
+        grad_ky = torch.einsum('rcij,rchj->rih', grad_integral, self.cols)           # (R, PH, H)
+        rows = torch.einsum('rih,chw->rciw', self.ky, self.features)                 # Ky F, (R, C, PH, W)
+        grad_kx = torch.einsum('rcij,rciw->rjw', grad_integral, rows)                # (R, PW, W)
+        grad_y1, grad_h = _edge_gradient(grad_ky, self.edges_y, self.steps_y)
+        grad_x1, grad_w = _edge_gradient(grad_kx, self.edges_x, self.steps_x)
+        grad_area = -(grad_out * self.out).sum((1, 2, 3)) * self.inverse_area         # the quotient rule's area term
+        grad_h = (grad_h + grad_area * self.roi_w / self.bins) * (self.roi_h > 0)
+        grad_w = (grad_w + grad_area * self.roi_h / self.bins) * (self.roi_w > 0)
+        return torch.stack((grad_x1 - grad_w, grad_y1 - grad_h, grad_w, grad_h), dim=1) * self.spatial_scale
+
+
 def prroi_pool2d(features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
                  spatial_scale: float, crop: Optional[bool] = None) -> torch.Tensor:
     """Precise RoI pooling.

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ltr.admin.model_constructor import model_constructor
+from ltr.admin.model_constructor import register_variant
 from ltr.models.backbone import resnet as backbones
 from ltr.models.bbreg.atom_iou_net import AtomIoUNet
 from ltr.models.target_classifier.features import classification_features
@@ -110,7 +110,9 @@ def dimp_heads(backbone_dims: Dict[str, int], *, filter_size, optim_iter, optim_
 
 def _head_kwargs(constructor_args: dict) -> dict:
     """A constructor's arguments minus the backbone's: the keyword arguments of dimp_heads."""
-    return {k: v for k, v in constructor_args.items() if k not in ('backbone_pretrained', 'frozen_backbone_layers')}
+    return {k: v for k, v in constructor_args.items()
+            if k not in ('backbone_pretrained', 'frozen_backbone_layers', 'backbone_name', 'blocks', 'block',
+                         'channels', 'allowed')}
 
 
 def _dimpnet(backbone: nn.Module, backbone_dims: Dict[str, int], **head_kwargs) -> DiMPnet:
@@ -119,37 +121,40 @@ def _dimpnet(backbone: nn.Module, backbone_dims: Dict[str, int], **head_kwargs) 
                    bb_regressor_layer=['layer2', 'layer3'])
 
 
-@model_constructor
-def dimpnet18(filter_size=1, optim_iter=5, optim_init_step=1.0, optim_init_reg=0.01,
-              classification_layer='layer3', feat_stride=16, backbone_pretrained=True, clf_feat_blocks=1,
-              clf_feat_norm=True, init_filter_norm=False, final_conv=True, out_feature_dim=256,
-              init_gauss_sigma=1.0, num_dist_bins=5, bin_displacement=1.0, mask_init_factor=4.0,
-              iou_input_dim=(256, 256), iou_inter_dim=(256, 256), score_act='relu', act_param=None,
-              target_mask_act='sigmoid', detach_length=float('inf'), frozen_backbone_layers=()) -> DiMPnet:
-    """DiMP-18: ResNet18 backbone, one residual block + conv in the classification head.
+# The classification feature head of each backbone in DiMP-18 / DiMP-50: (residual blocks, block type, channels).
+DIMP_CLASSIFIER_HEADS = {'resnet18': (1, 'basic', 256), 'resnet50': (0, 'bottleneck', 512)}
 
-    Defaults are pytracking's constructor defaults; the trained model uses filter_size=4,
+
+def dimpnet(*, backbone_name: str = 'resnet18', filter_size=1, optim_iter=5, optim_init_step=1.0, optim_init_reg=0.01,
+            classification_layer='layer3', feat_stride=16, backbone_pretrained=True, clf_feat_blocks=None,
+            clf_feat_norm=True, init_filter_norm=False, final_conv=True, out_feature_dim=None,
+            init_gauss_sigma=1.0, num_dist_bins=5, bin_displacement=1.0, mask_init_factor=4.0,
+            iou_input_dim=(256, 256), iou_inter_dim=(256, 256), score_act='relu', act_param=None,
+            target_mask_act='sigmoid', detach_length=float('inf'), frozen_backbone_layers=()) -> DiMPnet:
+    """DiMP on a ResNet18 or ResNet50 backbone (registered as its variants dimpnet18 and dimpnet50).
+    `clf_feat_blocks` / `out_feature_dim` default to the backbone's DiMP head (DIMP_CLASSIFIER_HEADS).
+
+    Defaults are pytracking's constructor defaults; the trained models use filter_size=4,
     optim_init_step=0.9, optim_init_reg=0.1, init_gauss_sigma=0.9, num_dist_bins=100,
-    bin_displacement=0.1, mask_init_factor=3.0.
+    bin_displacement=0.1, mask_init_factor=3.0. ResNet50 may classify on 'layer4' (2048 channels,
+    stride 32) instead of 'layer3'.
     """
+    if backbone_name not in DIMP_CLASSIFIER_HEADS:
+        raise ValueError(f"backbone_name must be one of {sorted(DIMP_CLASSIFIER_HEADS)}, got {backbone_name!r}")
+    allowed = ('layer3', 'layer4') if backbone_name == 'resnet50' else ('layer3',)
+    if classification_layer not in allowed:
+        raise ValueError(f"DiMP on {backbone_name} classifies on {' or '.join(map(repr, allowed))}, "
+                         f"got {classification_layer!r}")
+    blocks, block, channels = DIMP_CLASSIFIER_HEADS[backbone_name]
+    clf_feat_blocks = blocks if clf_feat_blocks is None else clf_feat_blocks
+    out_feature_dim = channels if out_feature_dim is None else out_feature_dim
     head_kwargs = _head_kwargs(locals())
-    backbone = backbones.resnet18(pretrained=backbone_pretrained, frozen_layers=frozen_backbone_layers)
-    return _dimpnet(backbone, backbones.LAYER_CHANNELS['resnet18'], clf_feat_block='basic', **head_kwargs)
+    backbone = getattr(backbones, backbone_name)(pretrained=backbone_pretrained, frozen_layers=frozen_backbone_layers)
+    return _dimpnet(backbone, backbones.LAYER_CHANNELS[backbone_name], clf_feat_block=block, **head_kwargs)
 
 
-@model_constructor
-def dimpnet50(filter_size=1, optim_iter=5, optim_init_step=1.0, optim_init_reg=0.01,
-              classification_layer='layer3', feat_stride=16, backbone_pretrained=True, clf_feat_blocks=0,
-              clf_feat_norm=True, init_filter_norm=False, final_conv=True, out_feature_dim=512,
-              init_gauss_sigma=1.0, num_dist_bins=5, bin_displacement=1.0, mask_init_factor=4.0,
-              iou_input_dim=(256, 256), iou_inter_dim=(256, 256), score_act='relu', act_param=None,
-              target_mask_act='sigmoid', detach_length=float('inf'), frozen_backbone_layers=()) -> DiMPnet:
-    """DiMP-50: ResNet50 backbone, conv 1024 -> 512 in the classification head (no residual block).
-
-    `classification_layer='layer4'` classifies on layer4 (2048 channels, stride 32) instead.
-    """
-    if classification_layer not in ('layer3', 'layer4'):
-        raise ValueError(f"dimpnet50 classifies on 'layer3' or 'layer4', got {classification_layer!r}")
-    head_kwargs = _head_kwargs(locals())
-    backbone = backbones.resnet50(pretrained=backbone_pretrained, frozen_layers=frozen_backbone_layers)
-    return _dimpnet(backbone, backbones.LAYER_CHANNELS['resnet50'], clf_feat_block='bottleneck', **head_kwargs)
+dimpnet18 = register_variant('dimpnet18', dimpnet, backbone_name='resnet18',
+                             doc="DiMP-18: ResNet18 backbone, one residual block + conv in the classification head.")
+dimpnet50 = register_variant('dimpnet50', dimpnet, backbone_name='resnet50',
+                             doc="DiMP-50: ResNet50 backbone, conv 1024 -> 512 in the classification head "
+                                 "(no residual block); classification_layer='layer4' classifies on layer4.")

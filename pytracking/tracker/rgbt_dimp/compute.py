@@ -21,7 +21,7 @@ tracking network and sample size (pytracking/libs/onnx_graphs.py).
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from pytracking.evaluation.environment import env_settings
 from pytracking.features.preprocessing import normalize
 from pytracking.libs import onnx_graphs as og
 from pytracking.tracker.rgbt_dimp.defaults import tracking_sample_size
+from pytracking.tracker.rgbt_dimp.refinement import ascend_iou
 
 # runtime -> the precisions it runs, the first being its default
 RUNTIME_PRECISIONS = {
@@ -166,18 +167,12 @@ class Compute:
     def refine_boxes(self, modulation, iou_features, boxes: torch.Tensor, iterations: int, step_length: float,
                      step_decay: float) -> Tuple[torch.Tensor, torch.Tensor]:
         """DiMP's gradient ascent on the predicted IoU of (K, 4) xywh boxes, steps scaled by the box
-        size. Returns the final boxes and the IoUs of the last forward pass (before the last step)."""
-        boxes = boxes.view(1, -1, 4)
-        modulated = self.net.bb_regressor.modulate(modulation, iou_features)
-        ious = None
-        for _ in range(iterations):
-            start = boxes.clone().detach().requires_grad_(True)
-            with torch.enable_grad():
-                ious = self.net.bb_regressor.predict_iou_modulated(modulated, start)
-                (grad,) = torch.autograd.grad(ious.sum(), start)
-            boxes = (start + step_length * grad * start[:, :, 2:].repeat(1, 1, 2)).detach()
-            step_length *= step_decay
-        return boxes.view(-1, 4), ious.detach().view(-1)
+        size (refinement.ascend_iou: the box gradient in closed form). Returns the final boxes and the
+        IoUs of the last prediction (before the last step)."""
+        with torch.no_grad():
+            modulated = self.net.bb_regressor.modulate(modulation, iou_features)
+            return ascend_iou(self.net.bb_regressor, modulated, boxes.view(-1, 4), iterations, step_length,
+                              step_decay)
 
 
 class TorchCompute(Compute):
@@ -198,15 +193,23 @@ class TorchCompute(Compute):
 
 
 class GraphRunner:
-    """Runs one exported features graph: (rgb, tir) tensors -> FEATURE_OUTPUTS tensors (float32).
-    The seam the exported backends differ at (and the one tests replace)."""
+    """Runs one exported graph: `run(feeds, outputs)` with tensors by input name -> the named outputs
+    (float32); called with (rgb, tir) it runs a features graph. The seam the exported backends differ
+    at (and the one tests replace)."""
 
-    def __call__(self, rgb: torch.Tensor, tir: torch.Tensor) -> List[torch.Tensor]:
+    def run(self, feeds: Dict[str, torch.Tensor], outputs: Sequence[str]) -> List[torch.Tensor]:
         raise NotImplementedError
 
+    def __call__(self, rgb: torch.Tensor, tir: torch.Tensor) -> List[torch.Tensor]:
+        return self.run({'rgb': rgb, 'tir': tir}, og.FEATURE_OUTPUTS)
 
-def host_feeds(rgb: torch.Tensor, tir: torch.Tensor) -> Dict[str, np.ndarray]:
-    return {'rgb': rgb.detach().float().cpu().numpy(), 'tir': tir.detach().float().cpu().numpy()}
+
+def host_arrays(feeds: Dict[str, torch.Tensor]) -> Dict[str, np.ndarray]:
+    return {name: tensor.detach().float().cpu().numpy() for name, tensor in feeds.items()}
+
+
+def as_tensors(arrays) -> List[torch.Tensor]:
+    return [torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)) for array in arrays]
 
 
 class OrtRunner(GraphRunner):
@@ -223,9 +226,8 @@ class OrtRunner(GraphRunner):
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = ort.InferenceSession(str(graph), options, providers=['CPUExecutionProvider'])
 
-    def __call__(self, rgb, tir):
-        outputs = self.session.run(list(og.FEATURE_OUTPUTS), host_feeds(rgb, tir))
-        return [torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)) for out in outputs]
+    def run(self, feeds, outputs):
+        return as_tensors(self.session.run(list(outputs), host_arrays(feeds)))
 
 
 class OpenVinoRunner(GraphRunner):
@@ -242,9 +244,9 @@ class OpenVinoRunner(GraphRunner):
                   'INFERENCE_PRECISION_HINT': 'bf16' if bf16 else 'f32'}
         self.request = openvino.Core().compile_model(str(graph), 'CPU', config).create_infer_request()
 
-    def __call__(self, rgb, tir):
-        results = self.request.infer(host_feeds(rgb, tir))
-        return [torch.from_numpy(np.ascontiguousarray(results[name], dtype=np.float32)) for name in og.FEATURE_OUTPUTS]
+    def run(self, feeds, outputs):
+        results = self.request.infer(host_arrays(feeds))
+        return as_tensors(results[name] for name in outputs)
 
 
 class TensorRTRunner(GraphRunner):
@@ -262,26 +264,27 @@ class TensorRTRunner(GraphRunner):
         self.context = self.engine.create_execution_context()
         self.path = engine_path
 
-    def __call__(self, rgb, tir):
-        inputs = {'rgb': rgb.to('cuda', torch.float32).contiguous(), 'tir': tir.to('cuda', torch.float32).contiguous()}
+    def run(self, feeds, outputs):
+        inputs = {name: tensor.to('cuda', torch.float32).contiguous() for name, tensor in feeds.items()}
         for name, tensor in inputs.items():
             self.context.set_input_shape(name, tuple(tensor.shape))
             self.context.set_tensor_address(name, tensor.data_ptr())
-        outputs = []
-        for name in og.FEATURE_OUTPUTS:
+        results = []
+        for name in outputs:
             out = torch.empty(tuple(self.context.get_tensor_shape(name)), device='cuda', dtype=torch.float32)
             self.context.set_tensor_address(name, out.data_ptr())
-            outputs.append(out)
+            results.append(out)
         if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
             raise RuntimeError(f"TensorRT engine {self.path} failed to run")
-        return outputs
+        return results
 
 
-def open_runner(choice: ComputeChoice, graph: Path) -> GraphRunner:
+def open_runner(choice: ComputeChoice, graph: Path, float32: bool = False) -> GraphRunner:
+    """The runner of `choice` for a graph (`float32`: in full precision whatever the backend's)."""
     if choice.runtime == 'onnxruntime':
         return OrtRunner(graph)
     if choice.runtime == 'openvino':
-        return OpenVinoRunner(graph, bf16=choice.precision == 'bfloat16')
+        return OpenVinoRunner(graph, bf16=choice.precision == 'bfloat16' and not float32)
     return TensorRTRunner(graph)
 
 
@@ -293,6 +296,22 @@ class ExportedCompute(Compute):
         self.graph = checked_graph(params, choice, self.sample_size)
         self.runner = runner or params.net.prepared(('runner', choice, str(self.graph)),
                                                     lambda net: open_runner(choice, self.graph))
+        self.refiner, self.schedule = None, None
+        refine = checked_refine_graph(params, choice, self.sample_size)
+        if refine is not None:
+            graph, self.schedule = refine
+            self.refiner = params.net.prepared(('refiner', choice, str(graph)),
+                                               lambda net: open_runner(choice, graph, float32=True))
+
+    def refine_boxes(self, modulation, iou_features, boxes, iterations, step_length, step_decay):
+        """In the exported refine graph when it was exported with this schedule (float32), else as
+        every backend does (PyTorch on the device)."""
+        if self.refiner is None or self.schedule != (iterations, step_length, step_decay):
+            return super().refine_boxes(modulation, iou_features, boxes, iterations, step_length, step_decay)
+        feeds = dict(zip(og.REFINE_INPUTS, (modulation[0].reshape(1, -1), modulation[1].reshape(1, -1),
+                                            *iou_features, boxes.view(-1, 4))))
+        refined, ious = self.refiner.run(feeds, og.REFINE_OUTPUTS)
+        return refined.to(self.device), ious.to(self.device)
 
     def features(self, rgb_patches, tir_patches):
         if tuple(rgb_patches.shape[-2:]) != (self.sample_size, self.sample_size):
@@ -318,6 +337,20 @@ def checked_graph(params, choice: ComputeChoice, sample_size: int) -> Path:
     if problem:
         raise ValueError(f"{folder}: {problem}")
     return folder / og.GRAPH_ENTRIES[choice.graph_entry]
+
+
+def checked_refine_graph(params, choice: ComputeChoice, sample_size: int) -> Optional[Tuple[Path, tuple]]:
+    """(refine.onnx, its schedule) when the folder holds a verified one for an ONNX Runtime or OpenVINO
+    backend; None otherwise (exports older than it, TensorRT: the refinement runs in PyTorch)."""
+    if choice.runtime not in ('onnxruntime', 'openvino'):
+        return None
+    folder = graph_folder(params, sample_size)
+    metadata = og.read_metadata(folder)
+    if og.export_problem(folder, metadata, params.net.sha256(), sample_size, 'refine') is not None:
+        return None
+    record = metadata['refine']
+    schedule = (int(record['iterations']), float(record['step_length']), float(record['step_decay']))
+    return folder / og.REFINE_FILE, schedule
 
 
 def open_compute(params, choice: Optional[ComputeChoice] = None) -> Compute:
