@@ -12,7 +12,8 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..')))
 
 from pytracking.analysis.evaluation import POLICIES  # noqa: E402
-from pytracking.analysis.extract_results import evaluate_folders, tracker_results_dir  # noqa: E402
+from pytracking.analysis.extract_results import evaluate_folders  # noqa: E402
+from pytracking.evaluation.environment import tracker_results_dir  # noqa: E402
 from pytracking.analysis.plot_results import plot_results, print_results, write_csv, write_json  # noqa: E402
 from pytracking.analysis.results import ResultFileError, parse_name_value  # noqa: E402
 from pytracking.evaluation.datasets import evaluation_datasets  # noqa: E402

@@ -6,7 +6,7 @@ RGB and TIR stay aligned; photometric ones may treat the modalities differently 
 applies to RGB). The tensor transform turns each crop into a normalised tensor, with brightness
 jitter drawn per crop. Every random draw uses the numpy Generator passed in (no global state).
 """
-from typing import List, Sequence, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import torch

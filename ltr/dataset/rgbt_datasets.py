@@ -4,7 +4,7 @@
 tensors; `get_frames(seq_id, frame_ids)` returns the paired RGB and TIR frames (HxWx3 uint8 RGB)
 and their annotations.
 """
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import torch
 

@@ -4,7 +4,7 @@ per-sequence curves are counts reduced at the sequence boundaries."""
 import logging
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 

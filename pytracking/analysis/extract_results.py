@@ -5,7 +5,6 @@ from typing import Dict, Optional
 from pytracking.analysis.evaluation import BenchmarkEvaluation, evaluate
 from pytracking.analysis.results import load_tracker_results
 from pytracking.evaluation.datasets import DATASETS, benchmark_of
-from pytracking.evaluation.environment import tracker_results_dir  # noqa: F401 (re-exported)
 
 
 def evaluate_folders(dataset: str, results: Dict[str, os.PathLike], dataset_root: Optional[os.PathLike] = None,

@@ -236,7 +236,7 @@ def _write_sequence(layout: str, seq_dir: Path, rendered, spec: SequenceSpec,
         tir_frames, gt_tir, registration = unalign(rig_rng, tir_frames, gt_tir, spec.width, spec.height)
     tmp_dir = seq_dir.with_name(seq_dir.name + '.partial')
     shutil.rmtree(tmp_dir, ignore_errors=True)
-    rgb_paths, tir_paths = benchmarks.sequence_frame_paths(layout, tmp_dir, len(rgb_frames))
+    rgb_paths, tir_paths = benchmarks.LAYOUTS[layout].frame_paths(tmp_dir, len(rgb_frames))
     rgb_paths[0].parent.mkdir(parents=True)
     tir_paths[0].parent.mkdir(parents=True)
     for path, image in zip(rgb_paths, rgb_frames):
@@ -247,7 +247,7 @@ def _write_sequence(layout: str, seq_dir: Path, rendered, spec: SequenceSpec,
         else:
             cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
     tir_height, tir_width = tir_frames[0].shape[:2]
-    benchmarks.write_sequence_annotations(layout, tmp_dir, np.array([_clip_box(b, spec.width, spec.height) for b in gt_rgb]),
+    benchmarks.LAYOUTS[layout].write_annotations(tmp_dir, np.array([_clip_box(b, spec.width, spec.height) for b in gt_rgb]),
                                           np.array([_clip_box(b, tir_width, tir_height) for b in gt_tir]))
     if registration is not None:
         (tmp_dir / REGISTRATION_FILE).write_text(json.dumps(registration, indent=1))
@@ -297,7 +297,7 @@ def generate_benchmark(out: os.PathLike, layout: str = 'rgbt234', sequences: Dic
     for split_id, (split, count) in enumerate(sorted(sequences.items())):
         names = [f"{split}{index:03d}" for index in range(count)]
         attributes = {}
-        folder = benchmarks.split_folder(layout, root, split)
+        folder = benchmarks.LAYOUTS[layout].split_folder(root, split)
         for index, name in enumerate(names):
             rng = np.random.default_rng([seed, split_id, index])
             rendered = render_sequence(rng, spec)
@@ -305,7 +305,7 @@ def generate_benchmark(out: os.PathLike, layout: str = 'rgbt234', sequences: Dic
             # The rig's draws come from their own stream: the rendered scene is the aligned benchmark's.
             _write_sequence(layout, folder / name, rendered, spec, np.random.default_rng([seed, split_id, index, 1]))
             bar.update(1)
-        benchmarks.write_split_index(layout, root, split, names, attributes)
+        benchmarks.LAYOUTS[layout].write_split_index(root, split, names, attributes)
     bar.close()
     meta_file.write_text(json.dumps(meta, indent=1))
     return root
