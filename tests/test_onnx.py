@@ -306,6 +306,13 @@ def test_refinement_graph_runs_the_closed_form_ascent_like_pytorch_and_autograd(
         (grad,) = torch.autograd.grad(net.bb_regressor.predict_iou_modulated(modulated, start).sum(), start)
         start = start + grad * start[:, :, 2:].repeat(1, 1, 2)
     torch.testing.assert_close(refined, start.detach()[0], rtol=0, atol=1e-3)
+    # The pooled window follows the boxes inside the graph (not the export's example boxes).
+    for shift in ([30.0, 12.0, 4.0, 0.0], [-25.0, 20.0, 0.0, 6.0]):
+        moved = torch.cat((boxes + torch.tensor(shift), boxes[:2] - 20))
+        got, _ = runner.run(dict(zip(og.REFINE_INPUTS, (m3, m4, i3, i4, moved))), og.REFINE_OUTPUTS)
+        with torch.no_grad():
+            torch.testing.assert_close(got, ascend_iou(net.bb_regressor, modulated, moved, 5, 1.0, 1.0)[0],
+                                       rtol=0, atol=1e-3)
     metadata = json.loads((exported / og.METADATA_FILE).read_text())['refine']
     assert (metadata['iterations'], metadata['step_length'], metadata['step_decay']) == (5, 1.0, 1.0)
     params = TrackerParams(DEFAULTS, net=NetworkFile('x.pth', path=str(network_file)), onnx_dir=str(exported),

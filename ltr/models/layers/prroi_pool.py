@@ -47,16 +47,20 @@ def _bin_edges(start: torch.Tensor, length: torch.Tensor, num_bins: int) -> Tupl
     return start[:, None] + length[:, None] * steps, steps
 
 
-def _hat_integral(edges: torch.Tensor, size: int) -> torch.Tensor:
-    """(R, bins, size): entry [r, i, s] integrates the hat centred on sample s over bin i."""
-    samples = torch.arange(size, device=edges.device, dtype=edges.dtype)
+def _hat_integral(edges: torch.Tensor, size: int, samples: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(R, bins, size): entry [r, i, s] integrates the hat centred on sample s over bin i, the samples
+    being 0..size-1, or the coordinates `samples` (a window of the map)."""
+    if samples is None:
+        samples = torch.arange(size, device=edges.device, dtype=edges.dtype)
     cdf = _hat_cdf(edges[:, :, None] - samples)                         # (R, bins + 1, size)
     return cdf[:, 1:] - cdf[:, :-1]
 
 
-def _edge_gradient(grad_kernel: torch.Tensor, edges: torch.Tensor, steps: torch.Tensor):
-    """dL/dstart and dL/dlength (R,) of the bins from dL/dK (R, bins, size), K from _hat_integral."""
-    samples = torch.arange(grad_kernel.shape[2], device=edges.device, dtype=edges.dtype)
+def _edge_gradient(grad_kernel: torch.Tensor, edges: torch.Tensor, steps: torch.Tensor, samples=None):
+    """dL/dstart and dL/dlength (R,) of the bins from dL/dK (R, bins, size), K from _hat_integral
+    (`samples`: its sample coordinates when they are not 0..size-1)."""
+    if samples is None:
+        samples = torch.arange(grad_kernel.shape[2], device=edges.device, dtype=edges.dtype)
     hat = (1 - (edges[:, :, None] - samples).abs()).clamp(min=0)       # K' at every edge, (R, bins + 1, size)
     padded = torch.nn.functional.pad(grad_kernel, (0, 0, 1, 1))        # dL/dK[-1] = dL/dK[bins] = 0
     grad_edges = (hat * (padded[:, :-1] - padded[:, 1:])).sum(2)        # (R, bins + 1)
@@ -206,38 +210,50 @@ def _prroi_pool_traceable(features: torch.Tensor, rois: torch.Tensor, pooled_hei
 class PooledBoxes:
     """PrRoIPool of R boxes on one feature map (C, H, W), with the gradient with respect to the boxes
     in closed form (the backward's formulas of the module docstring, in plain traceable operations:
-    einsums, no gather of per-RoI copies, no host read), so that a graph exported with it computes
-    IoU-Net's box gradient without autograd. `out` is (R, C, PH, PW); `box_gradient(dL/dout)` is
-    dL/d(x1, y1, x2, y2), (R, 4), in the coordinates of `rois` (R, 4) x1y1x2y2."""
+    einsums and index selections, no per-RoI copies, no host read), so that a graph exported with it
+    computes IoU-Net's box gradient without autograd. Only the rows and columns some box reaches are
+    read (the window is computed from the boxes as tensors, so an exported graph keeps it dynamic).
+    `out` is (R, C, PH, PW); `box_gradient(dL/dout)` is dL/d(x1, y1, x2, y2), (R, 4), in the
+    coordinates of `rois` (R, 4) x1y1x2y2."""
 
     def __init__(self, features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
                  spatial_scale: float):
-        self.features, self.spatial_scale = features, spatial_scale
+        self.spatial_scale = spatial_scale
         self.bins = pooled_height * pooled_width
         x1, y1, x2, y2 = (rois.to(features.dtype) * spatial_scale).unbind(1)
         self.roi_w, self.roi_h = (x2 - x1).clamp(min=0), (y2 - y1).clamp(min=0)
         self.edges_y, self.steps_y = _bin_edges(y1, self.roi_h, pooled_height)
         self.edges_x, self.steps_x = _bin_edges(x1, self.roi_w, pooled_width)
-        height, width = features.shape[-2:]
-        self.ky = _hat_integral(self.edges_y, height)                                # (R, PH, H)
-        self.kx = _hat_integral(self.edges_x, width)                                 # (R, PW, W)
-        self.cols = torch.einsum('chw,rjw->rchj', features, self.kx)                 # F Kx^T, (R, C, H, PW)
+        self.rows = _reached(torch.minimum(y1, y2).min(), torch.maximum(y1, y2).max(), features.shape[-2])
+        self.cols = _reached(torch.minimum(x1, x2).min(), torch.maximum(x1, x2).max(), features.shape[-1])
+        self.features = features.index_select(1, self.rows).index_select(2, self.cols)     # (C, h, w) window
+        self.ky = _hat_integral(self.edges_y, 0, self.rows.to(features.dtype))         # (R, PH, h)
+        self.kx = _hat_integral(self.edges_x, 0, self.cols.to(features.dtype))         # (R, PW, w)
+        self.fkx = torch.einsum('chw,rjw->rchj', self.features, self.kx)              # F Kx^T, (R, C, h, PW)
         area = self.roi_w * self.roi_h / self.bins
         self.inverse_area = torch.where(area > 0, 1 / torch.where(area > 0, area, torch.ones_like(area)),
                                         torch.zeros_like(area))
-        self.out = torch.einsum('rih,rchj->rcij', self.ky, self.cols) * self.inverse_area.view(-1, 1, 1, 1)
+        self.out = torch.einsum('rih,rchj->rcij', self.ky, self.fkx) * self.inverse_area.view(-1, 1, 1, 1)
 
     def box_gradient(self, grad_out: torch.Tensor) -> torch.Tensor:
         grad_integral = grad_out * self.inverse_area.view(-1, 1, 1, 1)               # (R, C, PH, PW)
-        grad_ky = torch.einsum('rcij,rchj->rih', grad_integral, self.cols)           # (R, PH, H)
-        rows = torch.einsum('rih,chw->rciw', self.ky, self.features)                 # Ky F, (R, C, PH, W)
-        grad_kx = torch.einsum('rcij,rciw->rjw', grad_integral, rows)                # (R, PW, W)
-        grad_y1, grad_h = _edge_gradient(grad_ky, self.edges_y, self.steps_y)
-        grad_x1, grad_w = _edge_gradient(grad_kx, self.edges_x, self.steps_x)
+        grad_ky = torch.einsum('rcij,rchj->rih', grad_integral, self.fkx)            # (R, PH, h)
+        rows = torch.einsum('rih,chw->rciw', self.ky, self.features)                 # Ky F, (R, C, PH, w)
+        grad_kx = torch.einsum('rcij,rciw->rjw', grad_integral, rows)                # (R, PW, w)
+        grad_y1, grad_h = _edge_gradient(grad_ky, self.edges_y, self.steps_y, self.rows.to(grad_ky.dtype))
+        grad_x1, grad_w = _edge_gradient(grad_kx, self.edges_x, self.steps_x, self.cols.to(grad_kx.dtype))
         grad_area = -(grad_out * self.out).sum((1, 2, 3)) * self.inverse_area         # the quotient rule's area term
         grad_h = (grad_h + grad_area * self.roi_w / self.bins) * (self.roi_h > 0)
         grad_w = (grad_w + grad_area * self.roi_h / self.bins) * (self.roi_w > 0)
         return torch.stack((grad_x1 - grad_w, grad_y1 - grad_h, grad_w, grad_h), dim=1) * self.spatial_scale
+
+
+def _reached(low: torch.Tensor, high: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices s of 0..size-1 with low - 1 < s < high + 1 (the samples whose hat reaches [low, high]),
+    widened to whole pixels and never empty, as a tensor computed from tensors (see _window)."""
+    start = (torch.floor(low) - 1).clamp(0, size - 1)
+    stop = torch.maximum((torch.ceil(high) + 2).clamp(max=size), start + 1)
+    return torch.arange(start.long(), stop.long(), device=low.device)
 
 
 def prroi_pool2d(features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
