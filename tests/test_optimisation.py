@@ -10,7 +10,8 @@ from ltr.actors import BaseActor
 from ltr.admin.loading import save_network
 from ltr.admin.settings import Settings
 from ltr.models.tracking.dimpnet import dimpnet18, dimpnet50
-from ltr.train_settings.cmd.common import BASE_LR, parameter_groups
+from ltr.train_settings.cmd.common import parameter_groups
+from ltr.train_settings.cmd.config import TrainConfig
 from ltr.trainers import LTRTrainer
 from rgbt.nets import TRAINED_HEAD_KWARGS, cmd_student, cmd_teacher, init_from_dimp
 
@@ -70,7 +71,7 @@ def test_init_from_dimp50_gives_both_teacher_streams_the_same_backbone(tmp_path)
 
 # ---- optimiser groups ----
 
-STUDENT_RATES = {  # parameter -> learning rate (pytracking's DiMP-18 setting; fusion and adapters at BASE_LR)
+STUDENT_RATES = {  # parameter -> learning rate (pytracking's DiMP-18 setting; fusion and adapters at lr_base)
     'feature_extractor.conv1.weight': 2e-4,
     'feature_extractor.layer3.1.bn2.bias': 2e-4,
     'classifier.feature_extractor.0.conv1.weight': 5e-5,
@@ -89,7 +90,7 @@ TEACHER_RATES = {
 
 
 def rates_by_name(net, role):
-    by_id = {id(p): group['lr'] for group in parameter_groups(net, role) for p in group['params']}
+    by_id = {id(p): group['lr'] for group in parameter_groups(net, TrainConfig(), role) for p in group['params']}
     return {name: by_id.get(id(p)) for name, p in net.named_parameters()}
 
 
@@ -113,7 +114,12 @@ def test_parameter_groups_of_the_distillation_net_see_through_the_student_prefix
     assert rates['student.bb_regressor.iou_predictor.weight'] == 1e-3
     assert rates['student.classifier.filter_optimizer.log_step_length'] == 5e-4
     adapters = [rate for name, rate in rates.items() if name.startswith('distill.')]
-    assert adapters and set(adapters) == {BASE_LR}
+    assert adapters and set(adapters) == {TrainConfig().lr_base}
+    # The config holds the rates: a changed group rate reaches the optimiser's group.
+    config = TrainConfig().replace(lr_dimp18=(('bb_regressor', 3e-3),), lr_base=1e-5)
+    groups = parameter_groups(net, config, 'student')
+    assert [g['lr'] for g in groups] == [3e-3, 1e-5]
+    assert sum(len(g['params']) for g in groups) == len(list(net.parameters()))
 
 
 # ---- frozen layers ----

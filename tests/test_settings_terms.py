@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from ltr import run_training
-from ltr.admin import loading
-from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import common, student_distill
+from ltr.train_settings.cmd import student as student_recipe
 from test_cmd_method import calibrate_batchnorm, make_batch
 from rgbt.nets import cmd_teacher
 
@@ -71,10 +71,20 @@ def test_every_setting_file_is_listed():
 def test_setting_switches_on_exactly_its_terms(name, teacher, monkeypatch, tmp_path):
     monkeypatch.setenv('CMD_PROFILE', 'smoke')
     monkeypatch.setenv('RGBT_WORKSPACE', str(tmp_path))
-    monkeypatch.setattr(loading, 'load_network', lambda *args, **kwargs: (teacher, {}))
+    monkeypatch.setattr(student_distill, 'load_network', lambda *args, **kwargs: (teacher, {}))
     monkeypatch.setattr(common, 'find_teacher', lambda settings: tmp_path / 'teacher.pth.tar')
+    monkeypatch.setattr(common, 'train_loader', lambda settings: None)        # no data: one step on a batch below
     captured = {}
-    monkeypatch.setattr(common, 'train', lambda settings, actor, role: captured.update(actor=actor, role=role))
+
+    class CapturedTrainer:
+        def __init__(self, actor, loaders, optimizer, settings, scheduler):
+            captured.update(actor=actor, role=settings.role)
+
+        def train(self, *args, **kwargs):
+            return {}
+
+    for recipe in (student_recipe, student_distill):
+        monkeypatch.setattr(recipe, 'LTRTrainer', CapturedTrainer)
     config = run_training.build_config(run_training.parse_args(['cmd', name, '--no-backbone-pretrained']))
     settings = run_training.build_settings('cmd', name, config, 'cpu')
     importlib.import_module(f'ltr.train_settings.cmd.{name}').run(settings)

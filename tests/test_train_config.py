@@ -7,6 +7,7 @@ import torch
 from ltr import run_training
 from ltr.admin.settings import Settings
 from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import student as student_setting
 from ltr.train_settings.cmd.config import PROFILES, TrainConfig, parse_assignments, profile_config
 from rgbt.distill import PAPER_ALPHA, normalise_target
 
@@ -93,13 +94,23 @@ def test_scfd_target_normalisation_gives_unit_per_channel_std_with_a_detached_sc
 
 def test_every_field_reaches_what_it_configures(monkeypatch, tmp_path):
     """A field set on the command line arrives in the objects training builds (here the loss's
-    hinge threshold, the sampler's gap and the processing's jitter)."""
+    hinge threshold, the sampler's gap, the processing's jitter and the optimiser's rates)."""
     monkeypatch.setenv('RGBT_WORKSPACE', str(tmp_path))
+    monkeypatch.setenv('SYNTHETIC_PATH', str(tmp_path / 'syn'))
     captured = {}
-    monkeypatch.setattr(common, 'train', lambda settings, actor, role: captured.update(actor=actor, settings=settings))
+
+    class CapturedTrainer:
+        def __init__(self, actor, loaders, optimizer, settings, scheduler):
+            captured.update(actor=actor, loader=loaders[0], optimizer=optimizer, settings=settings)
+
+        def train(self, *args, **kwargs):
+            return {}
+
+    monkeypatch.setattr(student_setting, 'LTRTrainer', CapturedTrainer)
     run_training.main(['cmd', 'student', '--profile', 'smoke', '--no-backbone-pretrained', '--device', 'cpu',
-                       '--set', 'hinge_threshold=0.2', '--set', 'max_gap=7', '--set', 'center_jitter_test=1.5'])
+                       '--set', 'hinge_threshold=0.2', '--set', 'max_gap=7', '--set', 'center_jitter_test=1.5',
+                       '--set', 'lr_base=1e-5', '--set', 'lr_dimp18=[["bb_regressor", 0.003]]'])
     assert captured['actor'].objective['test_clf'].threshold == 0.2
-    captured['settings'].env.synthetic_dir = str(tmp_path / 'syn')
-    loader = common.train_loader(captured['settings'])
+    loader = captured['loader']
     assert loader.dataset.max_gap == 7 and loader.dataset.processing.center_jitter_factor['test'] == 1.5
+    assert [group['lr'] for group in captured['optimizer'].param_groups] == [0.003, 1e-5]

@@ -41,12 +41,14 @@ def build(backbone: str, two_stream: bool, fusion: str):
 
 def run_variant(name: str, batches, seed: int) -> dict:
     from ltr.actors import RGBTDiMPActor
-    from ltr.train_settings.cmd.common import parameter_groups, BASE_LR
+    from ltr.train_settings.cmd.common import parameter_groups
+    from ltr.train_settings.cmd.config import TrainConfig
     backbone, two_stream, fusion, role = VARIANTS[name]
     torch.manual_seed(seed)
     actor = RGBTDiMPActor(build(backbone, two_stream, fusion))
     actor.train(True)
-    optimizer = torch.optim.Adam(parameter_groups(actor.net, role), lr=BASE_LR)
+    config = TrainConfig()
+    optimizer = torch.optim.Adam(parameter_groups(actor.net, config, role), lr=config.lr_base)
     history, start = [], time.perf_counter()
     for data in batches:
         loss, stats = actor(data)

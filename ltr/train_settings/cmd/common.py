@@ -1,36 +1,32 @@
-"""Shared pieces of the CMD training settings: data, optimiser, and the run of a student or teacher.
+"""What the CMD training settings share: the configuration check, the training data (datasets ->
+processing -> sampler -> loader, the same for every role), the optimiser (Adam with the config's
+per-group learning rates, StepLR), the teacher's checkpoint and the parameter report. Each setting
+file (teacher.py, student.py, student_distill.py and the ablations) tells its own recipe top to
+bottom with these.
 
 Every hyper-parameter comes from `settings.config`, a `TrainConfig` (ltr/train_settings/cmd/config.py,
 which also defines the profiles 'dimp_lasher' and 'smoke').
 """
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
 
-from ltr.actors import CMDTrainingNet, RGBTDiMPActor
-from ltr.actors.tracking import dimp_objective
+from ltr.actors import CMDTrainingNet
+from ltr.admin.environment import checkpoint_dir
+from ltr.admin.loading import checkpoint_path
 from ltr.admin.variables import read_variable
 from ltr.data.loader import LTRLoader
 from ltr.data.processing import RGBTDiMPProcessing
 from ltr.data.sampler import RGBTDiMPSampler
 from ltr.data.transforms import ToGrayscale, ToTensorAndJitter
+from ltr.dataset import LasHeR, Synthetic
 from ltr.train_settings.cmd.config import TrainConfig
-from ltr.trainers import LTRTrainer
+from rgbt.synthetic import SequenceSpec, generate_benchmark
 
 _logger = logging.getLogger(__name__)
-
-# Adam learning rates per parameter group (pytracking's DiMP-18 / DiMP-50 settings).
-LEARNING_RATES = {
-    'student': {'classifier.filter_initializer': 5e-5, 'classifier.filter_optimizer': 5e-4,
-                'classifier.feature_extractor': 5e-5, 'bb_regressor': 1e-3, 'feature_extractor': 2e-4},
-    'teacher': {'classifier.filter_initializer': 5e-5, 'classifier.filter_optimizer': 5e-4,
-                'classifier.feature_extractor': 5e-5, 'bb_regressor': 2e-4, 'feature_extractor': 2e-5},
-}
-BASE_LR = 2e-4       # fusion modules, distillation adapters and anything not listed above
-
 
 def configure(settings, role: str) -> TrainConfig:
     """Checks that `settings.config` is set and derives the role's values the trainer reads
@@ -50,7 +46,6 @@ def configure(settings, role: str) -> TrainConfig:
 
 def synthetic_root(settings) -> Path:
     """The synthetic benchmark of synthetic_dir, generated (small) when it does not exist yet."""
-    from rgbt.synthetic import SequenceSpec, generate_benchmark
     root = Path(settings.env.synthetic_dir)
     if settings.rank == 0 and not (root / 'synthetic.json').is_file():
         _logger.info("generating the synthetic benchmark in %s", root)
@@ -80,7 +75,6 @@ def per_process_schedule(batch_size: int, samples_per_epoch: int, world_size: in
 
 
 def train_datasets(settings) -> List:
-    from ltr.dataset import LasHeR, Synthetic
     if settings.config.data == 'synthetic':
         return [Synthetic(synthetic_root(settings), 'train')]
     return [LasHeR(split='train')]          # lasher_dir of ltr/admin/local.py or LASHER_PATH
@@ -107,10 +101,11 @@ def train_loader(settings) -> LTRLoader:
                      num_workers=settings.num_workers, drop_last=True, stack_dim=1)
 
 
-def parameter_groups(net: nn.Module, role: str) -> List[Dict]:
-    """Adam groups of the tracking network by module prefix (the first matching prefix wins); the
-    rest (fusion, and a CMDTrainingNet's distillation adapters) at BASE_LR."""
-    rates = LEARNING_RATES[role]
+def parameter_groups(net: nn.Module, config: TrainConfig, role: str) -> List[Dict]:
+    """Adam groups of the tracking network by module prefix (the first matching prefix wins), at the
+    config's rates for `role`; the rest (fusion, and a CMDTrainingNet's distillation adapters) at
+    config.lr_base."""
+    rates = config.learning_rates(role)
     tracking_net = net.student if isinstance(net, CMDTrainingNet) else net
     groups = {prefix: [] for prefix in rates}
     grouped = set()
@@ -122,45 +117,24 @@ def parameter_groups(net: nn.Module, role: str) -> List[Dict]:
     rest = [p for p in net.parameters() if p.requires_grad and id(p) not in grouped]
     out = [{'params': params, 'lr': rates[prefix]} for prefix, params in groups.items() if params]
     if rest:
-        out.append({'params': rest, 'lr': BASE_LR})
+        out.append({'params': rest, 'lr': config.lr_base})
     return out
 
 
-def train(settings, actor, role: str) -> Dict:
-    """Adam with per-group learning rates (DiMP's, see TrainConfig.lr_role), StepLR, checkpoints,
-    resume, fail-safe."""
+def optimiser(settings, net: nn.Module, role: str):
+    """Adam over `net`'s parameter groups and DiMP's StepLR schedule: (optimizer, scheduler)."""
     config = settings.config
-    lr_role = config.lr_role(role)
-    if lr_role != role:
+    if config.lr_role(role) != role:
         _logger.info("%s trains with the %s learning rates (lr_recipe=%r, backbone_pretrained=%s, dimp_init=%s)",
-                     role, lr_role, config.lr_recipe, config.backbone_pretrained, config.dimp_init)
-    optimizer = torch.optim.Adam(parameter_groups(actor.net, lr_role), lr=BASE_LR)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
-    trainer = LTRTrainer(actor, [train_loader(settings)], optimizer, settings, scheduler)
-    return trainer.train(config.epochs, load_latest=True, fail_safe=config.fail_safe)
-
-
-def net_kwargs(settings) -> Dict:
-    return {'backbone_pretrained': settings.config.backbone_pretrained}
-
-
-def train_plain_student(settings, fusion: str, paper_params_m: Optional[float] = None) -> Dict:
-    """A student trained with the DiMP loss alone (no teacher)."""
-    from rgbt.nets import cmd_student, init_from_dimp
-    config = configure(settings, 'student')
-    net = cmd_student(fusion=fusion, **net_kwargs(settings))
-    report_parameters(settings, net, paper_params_m)
-    if config.dimp_init:
-        init_from_dimp(net, config.dimp_init)
-    return train(settings, RGBTDiMPActor(net, dimp_objective(config.hinge_threshold)), 'student')
+                     role, config.lr_role(role), config.lr_recipe, config.backbone_pretrained, config.dimp_init)
+    optimizer = torch.optim.Adam(parameter_groups(net, config, role), lr=config.lr_base)
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
 
 
 def find_teacher(settings) -> Path:
     """The teacher checkpoint: the config's `teacher`, CMD_TEACHER, or the latest cmd/teacher
     checkpoint in the workspace."""
-    from ltr.admin.loading import checkpoint_path
     given = settings.config.teacher or read_variable('CMD_TEACHER')
-    from ltr.admin.environment import checkpoint_dir
     folder = checkpoint_dir(settings.env.workspace_dir, 'cmd', 'teacher')
     try:
         return checkpoint_path(given or folder)
@@ -176,35 +150,3 @@ def report_parameters(settings, net: nn.Module, paper_params_m: Optional[float])
     settings.params_m, settings.paper_params_m = round(count, 2), paper_params_m
     paper = f" (paper: {paper_params_m} M)" if paper_params_m is not None else ''
     print(f"{settings.script_name}: {count:.2f} M parameters{paper}", flush=True)
-
-
-def train_distilled_student(settings, fusion: str, use_scfd: bool, use_mpsd: bool, use_hfrd: bool,
-                            scfd_targets: str = 'scfd', paper_params_m: Optional[float] = None,
-                            two_stream: bool = False, fusion_layers: Optional[Sequence[str]] = None,
-                            use_kd: bool = False) -> Dict:
-    """A student distilled from the trained teacher with the chosen CMD terms.
-
-    `scfd_targets`: SCFD's teacher targets ('scfd', Table 2's 'afd' / 'sed' / 'ced', Table 4's
-    'reviewkd'). With `use_mpsd`, L_fus applies to any fusion module (at `fusion_layers`); L_p only
-    where the fusion has MPSD's paths (default levels: layer2 and layer3). `two_stream`: Table 4's two-ResNet18 student. `use_kd`: Table
-    4's response KD."""
-    from ltr.actors import CMDDistillActor, CMDTrainingNet
-    from ltr.admin.loading import load_network
-    from rgbt.distill import CMDDistillLoss
-    from rgbt.nets import FUSED_LAYERS, cmd_student, cmd_student_two_stream, distill_channels, init_from_dimp
-    config = configure(settings, 'student')
-    teacher, _ = load_network(find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
-    build = cmd_student_two_stream if two_stream else cmd_student
-    student = build(fusion=fusion, **net_kwargs(settings))
-    report_parameters(settings, student, paper_params_m)
-    if config.dimp_init:
-        init_from_dimp(student, config.dimp_init)
-    distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher),
-                             use_scfd=use_scfd, use_mpsd=use_mpsd, use_hfrd=use_hfrd,
-                             alpha=config.distill_alpha, beta=config.distill_beta,
-                             mid_channels=config.abf_mid_channels, shared_abf=config.abf_shared,
-                             hfrd_iterate=config.hfrd_iterate, reduction=config.distill_reduction,
-                             scfd_targets=scfd_targets, fusion_layers=fusion_layers or FUSED_LAYERS, use_kd=use_kd,
-                             scfd_target_norm=config.scfd_target_norm)
-    actor = CMDDistillActor(CMDTrainingNet(student, distill), teacher, dimp_objective(config.hinge_threshold))
-    return train(settings, actor, 'student')

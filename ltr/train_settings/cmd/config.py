@@ -15,9 +15,10 @@ Tools (the demo, the experiment commands) build a TrainConfig and call `ltr.run_
 """
 import dataclasses
 import difflib
+import json
 import typing
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ltr.actors.tracking import DIMP_HINGE_THRESHOLD
 from ltr.admin.variables import read_variable
@@ -62,6 +63,15 @@ class TrainConfig:
     lr_recipe: str = 'auto'                 # 'auto': the role's DiMP rates; DiMP-18's for a teacher from scratch
     lr_step: int = 15                       # StepLR(15, 0.2), DiMP
     lr_gamma: float = 0.2
+    # Adam learning rates per parameter group, by module prefix of the tracking network (the first
+    # matching prefix wins): pytracking's DiMP-18 and DiMP-50 settings; `lr_recipe` picks one.
+    lr_dimp18: Tuple[Tuple[str, float], ...] = (
+        ('classifier.filter_initializer', 5e-5), ('classifier.filter_optimizer', 5e-4),
+        ('classifier.feature_extractor', 5e-5), ('bb_regressor', 1e-3), ('feature_extractor', 2e-4))
+    lr_dimp50: Tuple[Tuple[str, float], ...] = (
+        ('classifier.filter_initializer', 5e-5), ('classifier.filter_optimizer', 5e-4),
+        ('classifier.feature_extractor', 5e-5), ('bb_regressor', 2e-4), ('feature_extractor', 2e-5))
+    lr_base: float = 2e-4                   # fusion modules, distillation adapters and anything not listed
     grad_clip: Optional[float] = None
     amp: bool = False
     seed: int = 0                           # initialisation and training samples
@@ -86,6 +96,11 @@ class TrainConfig:
     keep_checkpoints: Optional[int] = None  # newest N epoch checkpoints (None: all, as pytracking)
 
     def __post_init__(self):
+        for name in ('lr_dimp18', 'lr_dimp50'):     # lists (from JSON or --set) become the frozen form
+            groups = tuple((str(prefix), float(rate)) for prefix, rate in getattr(self, name))
+            if any(rate <= 0 for _, rate in groups):
+                raise ValueError(f"{name}: learning rates must be positive, got {groups}")
+            object.__setattr__(self, name, groups)
         choices = {'data': DATA, 'lr_recipe': LR_RECIPES, 'modality_dropout_mode': DROPOUT_MODES,
                    'distill_reduction': REDUCTIONS, 'scfd_target_norm': TARGET_NORMS}
         for name, allowed in choices.items():
@@ -122,6 +137,10 @@ class TrainConfig:
         from_scratch = not self.backbone_pretrained and not self.dimp_init
         return 'student' if from_scratch else role
 
+    def learning_rates(self, role: str) -> Dict[str, float]:
+        """Module prefix -> Adam learning rate of the groups a `role` trains with (see lr_role)."""
+        return dict(self.lr_dimp18 if self.lr_role(role) == 'student' else self.lr_dimp50)
+
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -153,6 +172,11 @@ def parse_value(key: str, text: str):
         if text.lower() in ('none', 'null', ''):
             return None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if typing.get_origin(kind) is tuple:
+        try:
+            return tuple(tuple(item) for item in json.loads(text))
+        except (ValueError, TypeError):
+            raise ValueError(f"{key} is a JSON list of [prefix, rate] pairs, got {text!r}") from None
     if kind is bool:
         if text.lower() not in ('1', '0', 'true', 'false', 'yes', 'no'):
             raise ValueError(f"{key} is true or false, got {text!r}")

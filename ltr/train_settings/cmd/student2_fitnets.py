@@ -1,10 +1,9 @@
 """Table 4, FitNets with the two-stream ResNet18 student (concat fusion): one hint, the teacher's
 fused layer3, regressed from the student's fused layer3 through a 1x1 convolution (L_fus at layer3)."""
-from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import student_distill
 
 
 def run(settings):
-    settings.description = 'Table 4, FitNets with the two-stream ResNet18 student'
-    return common.train_distilled_student(settings, fusion='concat', two_stream=True, use_scfd=False,
-                                          use_mpsd=True, use_hfrd=False, fusion_layers=('layer3',),
-                                          paper_params_m=31.6)
+    return student_distill.run(settings, fusion='concat', two_stream=True, use_scfd=False, use_mpsd=True,
+                               use_hfrd=False, fusion_layers=('layer3',), paper_params_m=31.6,
+                               description='Table 4, FitNets with the two-stream ResNet18 student')

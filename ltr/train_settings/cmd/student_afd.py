@@ -1,8 +1,7 @@
 """Table 2, AFD: Student-Origin + SCFD whose teacher targets are rgb + tir at every level (ABF kept)."""
-from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import student_distill
 
 
 def run(settings):
-    settings.description = 'Table 2, AFD'
-    return common.train_distilled_student(settings, fusion='concat', use_scfd=True, use_mpsd=False,
-                                          use_hfrd=False, scfd_targets='afd', paper_params_m=19.8)
+    return student_distill.run(settings, fusion='concat', use_scfd=True, use_mpsd=False, use_hfrd=False,
+                               scfd_targets='afd', paper_params_m=19.8, description='Table 2, AFD')

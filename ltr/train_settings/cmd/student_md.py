@@ -5,10 +5,11 @@ six input channels of one ResNet18 (rgbt.nets, fusion='image'; 19.7 M parameters
 regresses the teacher's fused layer2 and layer3 features from its own through the one-function
 adapters (L_fus, weight alpha). Which of MD's own loss terms go beyond that feature regression is
 not known to us; no SCFD, MPSD path or HFRD term."""
-from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import student_distill
 
 
 def run(settings):
-    settings.description = 'Table 4, MD (reconstructed): image-level fusion student, fused-feature distillation'
-    return common.train_distilled_student(settings, fusion='image', use_scfd=False, use_mpsd=True,
-                                          use_hfrd=False, paper_params_m=19.9)
+    return student_distill.run(settings, fusion='image', use_scfd=False, use_mpsd=True, use_hfrd=False,
+                               paper_params_m=19.9,
+                               description='Table 4, MD (reconstructed): image-level fusion student, '
+                                           'fused-feature distillation')

@@ -2,9 +2,9 @@
 with the DiMP loss alone, no teacher. It is student_distill with every distillation weight at zero
 (same initialisation, same samples, same schedule), without the cost of running the teacher.
 Not a row of the paper: the row that tells what distillation adds."""
-from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import student
 
 
 def run(settings):
-    settings.description = 'MPSD student, no distillation (control of student_distill)'
-    return common.train_plain_student(settings, fusion='mpsd', paper_params_m=19.9)
+    return student.run(settings, fusion='mpsd', paper_params_m=19.9,
+                       description='MPSD student, no distillation (control of student_distill)')

@@ -1,8 +1,7 @@
 """Student + SCFD (Table 1, row 2): concat fusion; losses L_original + alpha SCFD."""
-from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import student_distill
 
 
 def run(settings):
-    settings.description = 'Student + SCFD (Table 1, row 2)'
-    return common.train_distilled_student(settings, fusion='concat', use_scfd=True, use_mpsd=False,
-                                          use_hfrd=False, paper_params_m=19.8)
+    return student_distill.run(settings, fusion='concat', use_scfd=True, use_mpsd=False, use_hfrd=False,
+                               paper_params_m=19.8, description='Student + SCFD (Table 1, row 2)')

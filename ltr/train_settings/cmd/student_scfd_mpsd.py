@@ -1,8 +1,7 @@
 """Student + SCFD + MPSD (Table 1, row 3): MPSD fusion; L_original + alpha (SCFD + L_fus + L_p)."""
-from ltr.train_settings.cmd import common
+from ltr.train_settings.cmd import student_distill
 
 
 def run(settings):
-    settings.description = 'Student + SCFD + MPSD (Table 1, row 3)'
-    return common.train_distilled_student(settings, fusion='mpsd', use_scfd=True, use_mpsd=True,
-                                          use_hfrd=False, paper_params_m=19.9)
+    return student_distill.run(settings, fusion='mpsd', use_scfd=True, use_mpsd=True, use_hfrd=False,
+                               paper_params_m=19.9, description='Student + SCFD + MPSD (Table 1, row 3)')
