@@ -1,7 +1,7 @@
 """CMD student (Table 1, row 4): MPSD fusion; L_original + alpha (SCFD + L_fus + L_p) + beta HFRD.
 
 The recipe of every distilled student, top to bottom: configuration -> data -> networks (the
-student, the frozen teacher) -> objective (DiMP's loss + the distillation loss) and actor ->
+frozen teacher, the student) -> objective (DiMP's loss + the distillation loss) and actor ->
 optimiser and schedule -> trainer. The ablations of Tables 1-4 call `run` with their difference.
 
 Args of `run` (the ablations' knobs):
@@ -30,13 +30,15 @@ def run(settings, fusion: str = 'mpsd', use_scfd: bool = True, use_mpsd: bool = 
     config = common.configure(settings, 'student')
     # Data: LasHeR's (or the synthetic) training split, DiMP's processing, sampler and loader.
     loader = common.train_loader(settings)
-    # Networks: the student (one ResNet18, or two with `two_stream`), and the trained teacher, frozen.
+    # Networks: the trained teacher, frozen, then the student (one ResNet18, or two with `two_stream`).
+    # In this order: rebuilding the teacher draws from the random generator before the student's
+    # initialisation does, so a seed gives the student the initialisation it always had.
+    teacher, _ = load_network(common.find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     build = cmd_student_two_stream if two_stream else cmd_student
     student = build(fusion=fusion, backbone_pretrained=config.backbone_pretrained)
     common.report_parameters(settings, student, paper_params_m)
     if config.dimp_init:
         init_from_dimp(student, config.dimp_init)
-    teacher, _ = load_network(common.find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     # Objective: DiMP's loss on the student + alpha (SCFD + L_fus + L_p) + beta HFRD (Eq. 14).
     distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher),
                              use_scfd=use_scfd, use_mpsd=use_mpsd, use_hfrd=use_hfrd,
