@@ -27,37 +27,29 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ltr.admin.atomic import atomic_savefig, atomic_write_text
+from ltr.train_settings.cmd.tables import paper_rgbt234, paper_rows
 from rgbt.miniature import (METRICS, ROWS, TEACHER_ITERATION_RATIO, UNTRAINED, VERDICT_ROWS, default_out, iteration_budget,
                             machine, needs_teacher, parse_overrides, prepare_benchmark, resolve_device, score,
                             track_setting, train_setting, verdict)
 
-TABLES: Dict[str, List[Tuple[str, str, str]]] = {   # (row name, training setting, tracker)
-    'table1': [('Untrained student', UNTRAINED, 'cmd_student'), ('Teacher', 'teacher', 'cmd_teacher'),
-               ('Student', 'student', 'cmd_student'),
-               ('MPSD student, no distillation', 'student_mpsd_nodistill', 'cmd_student'),
-               ('+SCFD', 'student_scfd', 'cmd_student'), ('+SCFD+MPSD', 'student_scfd_mpsd', 'cmd_student'),
-               ('+SCFD+MPSD+HFRD', 'student_distill', 'cmd_student')],
-    'table2': [('Student', 'student', 'cmd_student'), ('AFD', 'student_afd', 'cmd_student'),
-               ('SED', 'student_sed', 'cmd_student'), ('CED', 'student_ced', 'cmd_student'),
-               ('SCFD', 'student_scfd', 'cmd_student')],
-    'table3': [('Student+SCFD', 'student_scfd', 'cmd_student'), ('SAF', 'student_scfd_saf', 'cmd_student'),
-               ('CAF', 'student_scfd_caf', 'cmd_student'), ('TF', 'student_scfd_tf', 'cmd_student'),
-               ('MPSD', 'student_scfd_mpsd', 'cmd_student')],
-    'table4': [('KD (2 Res18)', 'student2_kd', 'cmd_student'), ('FitNets (2 Res18)', 'student2_fitnets', 'cmd_student'),
-               ('ReviewKD (2 Res18)', 'student2_reviewkd', 'cmd_student'),
-               ('ReviewKD (1 Res18)', 'student_reviewkd', 'cmd_student'), ('MD (1 Res18)', 'student_md', 'cmd_student'),
-               ('Ours', 'student_distill', 'cmd_student')],
-    # The rows of the verdict on distillation (docs/distillation.md, "The verdict"): floor, baseline,
-    # control, CMD student, teacher.
-    'verdict': [(name, ROWS[name].setting, ROWS[name].tracker) for name in VERDICT_ROWS],
-}
+def _miniature_rows(table: str) -> List[Tuple[str, str, str]]:
+    """(row name, training setting, tracker) of a table: the paper's rows (tables.py) and ours: the
+    untrained floor first in Table 1, and the distillation control after its Student row."""
+    rows = []
+    for row in paper_rows(table):
+        rows.append((row.name, row.setting, 'cmd_teacher' if row.setting == 'teacher' else 'cmd_student'))
+        if table == 'table1' and row.setting == 'student':
+            rows.append(('MPSD student, no distillation', 'student_mpsd_nodistill', 'cmd_student'))
+    return ([('Untrained student', UNTRAINED, 'cmd_student')] if table == 'table1' else []) + rows
+
+
+TABLES: Dict[str, List[Tuple[str, str, str]]] = {table: _miniature_rows(table)
+                                                 for table in ('table1', 'table2', 'table3', 'table4')}
+# The rows of the verdict on distillation (docs/distillation.md, "The verdict"): floor, baseline,
+# control, CMD student, teacher.
+TABLES['verdict'] = [(name, ROWS[name].setting, ROWS[name].tracker) for name in VERDICT_ROWS]
 # The paper's PR/SR on RGBT234 for each row, printed beside the miniature's.
-PAPER = {'teacher': '84.4/60.1', 'student': '78.1/56.0', 'student_scfd': '80.3/57.4',
-         'student_scfd_mpsd': '82.2/58.3', 'student_distill': '82.4/58.4', 'student_afd': '78.7/56.6',
-         'student_sed': '79.2/56.5', 'student_ced': '79.6/56.6', 'student_scfd_saf': '81.9/58.0',
-         'student_scfd_caf': '81.1/57.6', 'student_scfd_tf': '82.6/58.6', 'student2_kd': '78.4/56.2',
-         'student2_fitnets': '79.3/56.0', 'student2_reviewkd': '79.9/56.5', 'student_reviewkd': '80.5/56.3',
-         'student_md': '80.0/55.4'}
+PAPER = paper_rgbt234()
 
 
 def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str,

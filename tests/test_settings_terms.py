@@ -104,3 +104,17 @@ def test_setting_switches_on_exactly_its_terms(name, teacher, monkeypatch, tmp_p
     loss, stats = actor(make_batch(seed=BATCH_SEED))
     assert {t for t in TERMS if f'Loss/{t}' in stats} == terms
     assert torch.isfinite(loss) and loss.requires_grad
+
+
+def test_the_paper_s_tables_are_written_once_and_name_existing_settings():
+    from pathlib import Path
+    import ltr.train_settings.cmd as package
+    from ltr.train_settings.cmd.tables import PAPER_ROWS, paper_params
+    from rgbt.experiments import PAPER, TABLES
+    settings = {p.stem for p in Path(package.__file__).parent.glob('*.py')}
+    assert {row.setting for row in PAPER_ROWS} <= settings
+    assert (paper_params('student'), paper_params('student_scfd_tf'), paper_params('student2_kd')) == (19.8, 25.9, 31.6)
+    assert paper_params('student_mpsd_nodistill') is None                   # our control: not a row of the paper
+    for table in ('table1', 'table2', 'table3', 'table4'):                   # the experiments' tables come from it
+        paper = [(row.name, row.setting) for row in PAPER_ROWS if row.table == table]
+        assert [(name, setting) for name, setting, _ in TABLES[table] if setting in PAPER] == paper

@@ -9,7 +9,7 @@ which also defines the profiles 'dimp_lasher' and 'smoke').
 """
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
@@ -24,6 +24,7 @@ from ltr.data.sampler import RGBTDiMPSampler
 from ltr.data.transforms import ToGrayscale, ToTensorAndJitter
 from ltr.dataset import LasHeR, Synthetic
 from ltr.train_settings.cmd.config import TrainConfig
+from ltr.train_settings.cmd.tables import paper_params
 from rgbt.synthetic import SequenceSpec, generate_benchmark
 
 _logger = logging.getLogger(__name__)
@@ -144,8 +145,10 @@ def find_teacher(settings) -> Path:
             f"(same CMD_PROFILE), or point CMD_TEACHER at a teacher checkpoint file.") from None
 
 
-def report_parameters(settings, net: nn.Module, paper_params_m: Optional[float]) -> None:
-    """Prints the network's parameter count beside the paper's (Tables 1-4), and stores both."""
+def report_parameters(settings, net: nn.Module) -> None:
+    """Prints the network's parameter count beside the paper's for this setting (tables.py), and
+    stores both."""
+    paper_params_m = paper_params(settings.script_name)
     count = sum(p.numel() for p in net.parameters()) / 1e6
     settings.params_m, settings.paper_params_m = round(count, 2), paper_params_m
     paper = f" (paper: {paper_params_m} M)" if paper_params_m is not None else ''

@@ -10,15 +10,14 @@ from ltr.trainers import LTRTrainer
 from rgbt.nets import cmd_student, init_from_dimp
 
 
-def run(settings, fusion: str = 'concat', paper_params_m: float = 19.8,
-        description: str = 'Student-Origin (Table 1, row 1)'):
+def run(settings, fusion: str = 'concat', description: str = 'Student-Origin (Table 1, row 1)'):
     settings.description = description
     config = common.configure(settings, 'student')
     # Data: LasHeR's (or the synthetic) training split, DiMP's processing, sampler and loader.
     loader = common.train_loader(settings)
     # Network: one ResNet18 for both modalities, `fusion` at layer2 and layer3, DiMP-18 heads.
     net = cmd_student(fusion=fusion, backbone_pretrained=config.backbone_pretrained)
-    common.report_parameters(settings, net, paper_params_m)
+    common.report_parameters(settings, net)
     if config.dimp_init:
         init_from_dimp(net, config.dimp_init)
     # Objective: DiMP's classification and IoU losses, nothing else.

@@ -5,5 +5,5 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='concat', two_stream=True, use_scfd=False, use_mpsd=True,
-                               use_hfrd=False, fusion_layers=('layer3',), paper_params_m=31.6,
+                               use_hfrd=False, fusion_layers=('layer3',),
                                description='Table 4, FitNets with the two-stream ResNet18 student')

@@ -5,5 +5,5 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='concat', two_stream=True, use_scfd=True, use_mpsd=False,
-                               use_hfrd=False, scfd_targets='reviewkd', paper_params_m=31.6,
+                               use_hfrd=False, scfd_targets='reviewkd',
                                description='Table 4, ReviewKD with the two-stream ResNet18 student')

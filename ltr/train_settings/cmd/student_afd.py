@@ -4,4 +4,4 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='concat', use_scfd=True, use_mpsd=False, use_hfrd=False,
-                               scfd_targets='afd', paper_params_m=19.8, description='Table 2, AFD')
+                               scfd_targets='afd', description='Table 2, AFD')

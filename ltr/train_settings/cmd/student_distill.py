@@ -23,7 +23,7 @@ from rgbt.nets import FUSED_LAYERS, cmd_student, cmd_student_two_stream, distill
 
 
 def run(settings, fusion: str = 'mpsd', use_scfd: bool = True, use_mpsd: bool = True, use_hfrd: bool = True,
-        scfd_targets: str = 'scfd', paper_params_m: Optional[float] = 19.9, two_stream: bool = False,
+        scfd_targets: str = 'scfd', two_stream: bool = False,
         fusion_layers: Optional[Sequence[str]] = None, use_kd: bool = False,
         description: str = 'CMD student: SCFD + MPSD + HFRD (Table 1, row 4)'):
     settings.description = description
@@ -36,7 +36,7 @@ def run(settings, fusion: str = 'mpsd', use_scfd: bool = True, use_mpsd: bool = 
     teacher, _ = load_network(common.find_teacher(settings), expected_kind=('cmd_teacher',), role='teacher')
     build = cmd_student_two_stream if two_stream else cmd_student
     student = build(fusion=fusion, backbone_pretrained=config.backbone_pretrained)
-    common.report_parameters(settings, student, paper_params_m)
+    common.report_parameters(settings, student)
     if config.dimp_init:
         init_from_dimp(student, config.dimp_init)
     # Objective: DiMP's loss on the student + alpha (SCFD + L_fus + L_p) + beta HFRD (Eq. 14).

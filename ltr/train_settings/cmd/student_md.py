@@ -10,6 +10,5 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='image', use_scfd=False, use_mpsd=True, use_hfrd=False,
-                               paper_params_m=19.9,
                                description='Table 4, MD (reconstructed): image-level fusion student, '
                                            'fused-feature distillation')

@@ -6,5 +6,5 @@ from ltr.train_settings.cmd import student
 
 
 def run(settings):
-    return student.run(settings, fusion='mpsd', paper_params_m=19.9,
+    return student.run(settings, fusion='mpsd',
                        description='MPSD student, no distillation (control of student_distill)')

@@ -6,5 +6,5 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='mpsd', use_scfd=True, use_mpsd=False, use_hfrd=False,
-                               scfd_targets='reviewkd', paper_params_m=19.9,
+                               scfd_targets='reviewkd',
                                description="Table 4, ReviewKD with the one-stream ResNet18 student")

@@ -4,4 +4,4 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='concat', use_scfd=True, use_mpsd=False, use_hfrd=False,
-                               paper_params_m=19.8, description='Student + SCFD (Table 1, row 2)')
+                               description='Student + SCFD (Table 1, row 2)')

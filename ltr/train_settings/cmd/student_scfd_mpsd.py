@@ -4,4 +4,4 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='mpsd', use_scfd=True, use_mpsd=True, use_hfrd=False,
-                               paper_params_m=19.9, description='Student + SCFD + MPSD (Table 1, row 3)')
+                               description='Student + SCFD + MPSD (Table 1, row 3)')

@@ -6,4 +6,4 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='saf', use_scfd=True, use_mpsd=True, use_hfrd=False,
-                               paper_params_m=19.9, description='Student + SCFD with SAF fusion (Table 3)')
+                               description='Student + SCFD with SAF fusion (Table 3)')

@@ -6,5 +6,4 @@ from ltr.train_settings.cmd import student_distill
 
 def run(settings):
     return student_distill.run(settings, fusion='tf', use_scfd=True, use_mpsd=True, use_hfrd=False,
-                               paper_params_m=25.9,
                                description="Student + SCFD with the teacher's fusion TF (Table 3)")
