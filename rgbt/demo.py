@@ -20,11 +20,20 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+import cv2
 import numpy as np
 
 from ltr.admin.atomic import atomic_write_text
+from ltr.admin.loading import checkpoint_path, load_network
+from pytracking.analysis import evaluate_folders, plot_results
+from pytracking.analysis.results import load_tracker_results
+from pytracking.evaluation.datasets import get_dataset
+from pytracking.util_scripts.playback import annotated_image, render_frames, with_legend, write
+from rgbt.benchmarks import Synthetic
 from rgbt.miniature import (EPOCHS, ROWS, VERDICT_ROWS, checkpoint_dir, default_out,  # noqa: F401
-                            iteration_budget, machine, parse_overrides, resolve_device, track_setting, train_setting)
+                            iteration_budget, machine, parse_overrides, resolve_device, track_setting, train_setting,
+                            trained_iterations)
+from rgbt.synthetic import SequenceSpec, generate_benchmark
 
 DEFAULT_MINUTES = 30.0
 # Our choice for the demo's CMD student, not the paper's: SCFD's targets normalised per channel
@@ -72,7 +81,6 @@ def train_all(out: Path, minutes: float, device: str, seed: int = 0, distill_ove
 
 
 def track_all(out: Path, device: str, threads=None):
-    from pytracking.evaluation.datasets import get_dataset
     folders = {}
     for name in VERDICT_ROWS:
         row = ROWS[name]
@@ -94,8 +102,6 @@ def tracker_fps(folder: Path) -> float:
 
 def report_sequence(folders, name: str, synthetic: Path):
     """The test sequence the report shows (read once) and each tracker's boxes on it."""
-    from pytracking.analysis.results import load_tracker_results
-    from rgbt.benchmarks import Synthetic
     sequence = Synthetic(synthetic, 'test').load_sequence(name, require_frames=True)
     results = {tracker: load_tracker_results(tracker, folder, {name: len(sequence)}).boxes[name]
                for tracker, folder in folders.items()}
@@ -104,8 +110,6 @@ def report_sequence(folders, name: str, synthetic: Path):
 
 def image_strip(sequence, results, path: Path, columns: int = 4) -> None:
     """RGB over TIR frames of one sequence with the ground truth (white) and each tracker's box."""
-    import cv2
-    from pytracking.util_scripts.playback import annotated_image, with_legend
     indices = np.linspace(0, len(sequence) - 1, columns).astype(int)
     rows = [np.concatenate([annotated_image(sequence, results, index, modality) for index in indices], axis=1)
             for modality in (0, 1)]
@@ -115,7 +119,6 @@ def image_strip(sequence, results, path: Path, columns: int = 4) -> None:
 
 def animate(sequence, results, path: Path) -> None:
     """The test sequence with every tracker's box, RGB and TIR side by side, as a GIF (playback.py)."""
-    from pytracking.util_scripts.playback import render_frames, write
     write(render_frames(sequence, results, every=2, scale=0.5), path, fps=10)
 
 
@@ -139,9 +142,6 @@ def verdict_lines(scores: Dict[str, Dict[str, float]]) -> List[str]:
 
 def write_report(out: Path, sequences, folders, minutes: float, started: float, device: str, seed: int = 0,
                  distill_overrides=None, threads=None) -> Path:
-    from ltr.admin.loading import checkpoint_path, load_network
-    from pytracking.analysis import evaluate_folders, plot_results
-    from rgbt.miniature import trained_iterations
     report = out / 'report'
     report.mkdir(parents=True, exist_ok=True)
     evaluation = evaluate_folders('synthetic', folders, dataset_root=synthetic_root(out))
@@ -203,7 +203,6 @@ def main(argv=None):
     # training and tracking as paths: nothing outside it is read or written.
     started = time.time()
 
-    from rgbt.synthetic import SequenceSpec, generate_benchmark
     sequences, frames = benchmark_size(args.minutes)
     stage(f"synthetic benchmark: {sequences['train']} train + {sequences['test']} test sequences of {frames} frames")
     generate_benchmark(synthetic_root(out), 'rgbt234', sequences, SequenceSpec(num_frames=frames), seed=0)

@@ -11,6 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
+import torch
+
+from ltr import run_training
+from ltr.admin.environment import DEFAULT_WORKSPACE
+from ltr.admin.environment import checkpoint_dir as settings_checkpoint_dir
+from ltr.admin.loading import checkpoint_path, load_checkpoint_file, save_network
+from ltr.admin.threads import cpu_model, resolve_threads
+from ltr.admin.variables import read_variable
+from ltr.train_settings.cmd.config import PROFILES, parse_assignments
+from pytracking.analysis import evaluate_folders
+from pytracking.evaluation.datasets import get_dataset
+from pytracking.evaluation.running import run_dataset
+from pytracking.evaluation.tracker import Tracker
+from rgbt.nets import cmd_student
+from rgbt.synthetic import SequenceSpec, generate_benchmark
+
 METRICS = ('PR', 'NPR', 'SR')
 EPOCHS = 4
 # Seconds per training iteration on 2 CPU cores at the smoke crops (batch 2), measured; only used
@@ -56,25 +72,20 @@ def needs_teacher(setting: str) -> bool:
 
 def resolve_device(choice: str) -> str:
     """'auto' -> 'cuda' when a GPU is there, else 'cpu'."""
-    import torch
     return 'cuda' if choice == 'cuda' or (choice == 'auto' and torch.cuda.is_available()) else 'cpu'
 
 
 def default_out(name: str, given: Optional[str] = None) -> Path:
     """The run folder: `given`, else <workspace>/<name>."""
-    from ltr.admin.environment import DEFAULT_WORKSPACE
-    from ltr.admin.variables import read_variable
     return Path(given or Path(read_variable('RGBT_WORKSPACE') or DEFAULT_WORKSPACE) / name).resolve()
 
 
 def checkpoint_dir(workspace: Path, setting: str) -> Path:
-    from ltr.admin.environment import checkpoint_dir as settings_checkpoint_dir
     return settings_checkpoint_dir(workspace, 'cmd', setting)
 
 
 def prepare_benchmark(out: Path, train: int, test: int, frames: int) -> Path:
     """The synthetic benchmark of a run, inside its folder (the same for every seed)."""
-    from rgbt.synthetic import SequenceSpec, generate_benchmark
     root = out / 'data' / 'synthetic'
     generate_benchmark(root, 'rgbt234', {'train': train, 'test': test}, SequenceSpec(num_frames=frames), seed=0)
     return root
@@ -84,7 +95,6 @@ def miniature_config(iterations: int, seed: int, epochs: int = EPOCHS, **overrid
     """The training configuration of every miniature run: the smoke profile (synthetic data, 128x128
     crops, batch 2) from random initialisation, `iterations` in all over `epochs`, the newest
     checkpoint kept; `overrides` are further TrainConfig fields."""
-    from ltr.train_settings.cmd.config import PROFILES
     return PROFILES['smoke'].replace(epochs=epochs, iterations=max(1, math.ceil(iterations / epochs)),
                                      backbone_pretrained=False, tensorboard=False, num_workers=0,
                                      keep_checkpoints=1, seed=seed, **overrides)
@@ -93,9 +103,6 @@ def miniature_config(iterations: int, seed: int, epochs: int = EPOCHS, **overrid
 def save_untrained(workspace: Path, seed: int) -> Path:
     """The floor's checkpoint: Student-Origin's network with the random weights of `seed`, saved as an
     epoch-0 checkpoint with the miniature's crop size (nothing is trained)."""
-    import torch
-    from ltr.admin.loading import save_network
-    from rgbt.nets import cmd_student
     folder = checkpoint_dir(workspace, UNTRAINED)
     path = folder / 'RGBTDiMPnet_ep0000.pth.tar'
     if not path.is_file():
@@ -112,7 +119,6 @@ def train_setting(workspace: Path, setting: str, iterations: int, device: str, s
     if setting == UNTRAINED:
         save_untrained(workspace, seed)
         return
-    from ltr import run_training
     paths = {'workspace_dir': workspace, 'tensorboard_dir': Path(workspace) / 'tensorboard', 'synthetic_dir': synthetic}
     run_training.train('cmd', setting, miniature_config(iterations, seed, epochs, **(overrides or {})), device,
                        paths=paths)
@@ -123,9 +129,6 @@ def track_setting(workspace: Path, setting: str, tracker_name: str, results: Pat
     """Tracks the test split of the synthetic benchmark `synthetic` with the setting's latest
     checkpoint and MINIATURE_TRACKING (optionally with one modality blanked in seeded segments, see
     pytracking.utils.missing_modality); returns the results folder."""
-    from pytracking.evaluation.datasets import get_dataset
-    from pytracking.evaluation.running import run_dataset
-    from pytracking.evaluation.tracker import Tracker
     tracker = Tracker(tracker_name, 'synthetic', net_path=str(checkpoint_dir(workspace, setting)), results_dir=results,
                       simulate_missing=simulate_missing,
                       param_overrides={**MINIATURE_TRACKING, 'use_gpu': device.startswith('cuda'), 'threads': threads})
@@ -137,7 +140,6 @@ def track_setting(workspace: Path, setting: str, tracker_name: str, results: Pat
 
 
 def score(folders: Dict[str, Path], synthetic: Path) -> Dict[str, Dict[str, float]]:
-    from pytracking.analysis import evaluate_folders
     evaluation = evaluate_folders('synthetic', folders, dataset_root=synthetic)
     return {name: {m: float(evaluation.trackers[name]['scores'][m]) for m in METRICS} for name in folders}
 
@@ -145,7 +147,6 @@ def score(folders: Dict[str, Path], synthetic: Path) -> Dict[str, Dict[str, floa
 def trained_iterations(workspace: Path, setting: str) -> int:
     """Training iterations of the setting's latest checkpoint, from its stored configuration
     (iterations per epoch x epochs trained; 0 for the untrained floor)."""
-    from ltr.admin.loading import checkpoint_path, load_checkpoint_file
     checkpoint = load_checkpoint_file(checkpoint_path(checkpoint_dir(workspace, setting)))
     config = (checkpoint.get('settings') or {}).get('config') or {}
     if setting == UNTRAINED or not config.get('iterations'):
@@ -170,7 +171,6 @@ def iteration_budget(seconds: float, settings: Sequence[str]) -> Tuple[int, int]
 def parse_overrides(parser, pairs: Sequence[str]) -> Dict:
     """TrainConfig fields from --set KEY=VALUE pairs, checked against the miniature configuration
     (a bad key or value is the parser's error)."""
-    from ltr.train_settings.cmd.config import parse_assignments
     try:
         overrides = parse_assignments(pairs)
         miniature_config(1, 0, **overrides)
@@ -182,7 +182,6 @@ def parse_overrides(parser, pairs: Sequence[str]) -> Dict:
 def machine(threads: Optional[int] = None) -> str:
     """The CPU model and the thread count runs use (reports state both: speeds and float rounding
     differ between machines and thread counts)."""
-    from ltr.admin.threads import cpu_model, resolve_threads
     return f"{cpu_model()}, {resolve_threads(threads)} torch threads"
 
 

@@ -23,7 +23,13 @@ import numpy as np
 
 from ltr.admin.atomic import atomic_write_text
 from ltr.data.registration import REGISTRATION_FILE, find_registration, stretch_map
-from rgbt.miniature import MINIATURE_TRACKING, METRICS, default_out, machine, score
+from pytracking.evaluation.datasets import get_dataset
+from pytracking.evaluation.running import run_dataset
+from pytracking.evaluation.tracker import Tracker
+from rgbt import register
+from rgbt.miniature import METRICS, MINIATURE_TRACKING, default_out, machine, score
+from rgbt.register import corner_error, write_registration
+from rgbt.synthetic import SequenceSpec, generate_benchmark
 
 ROWS = ('stretch', 'true', 'estimated')
 ESTIMATION_FRAMES = 10          # first frame pairs ECC may try (the best-correlated one wins)
@@ -31,14 +37,12 @@ ESTIMATION_FRAMES = 10          # first frame pairs ECC may try (the best-correl
 
 def stretch_registration(true, out: Path) -> None:
     """A registration.json that maps the frames as stretching does (the fields of view laid on each other)."""
-    from rgbt.register import write_registration
     write_registration(out, stretch_map(true.rgb_size, true.tir_size), true.rgb_size, true.tir_size)
 
 
 def row_root(root: Path, row: str) -> Path:
     """A benchmark root for `row` whose sequences link the rig's frame folders and hold the row's
     registration (none for `stretch`)."""
-    from rgbt import register
     target = root.parent / f"{root.name}_{row}"
     if (target / 'done').is_file():
         return target
@@ -72,7 +76,6 @@ def row_root(root: Path, row: str) -> Path:
 
 def corner_errors(root: Path, estimated_root: Path):
     """(estimated, stretch) mean corner errors in thermal pixels over the test sequences."""
-    from rgbt.register import corner_error
     estimated, stretched = [], []
     for sequence in sorted(p for p in (root / 'test').iterdir() if (p / 'visible').is_dir()):
         true = find_registration(sequence)
@@ -90,10 +93,6 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--out', default=None, help='experiment folder (default: <workspace>/unaligned)')
     args = parser.parse_args(argv)
-    from pytracking.evaluation.datasets import get_dataset
-    from pytracking.evaluation.running import run_dataset
-    from pytracking.evaluation.tracker import Tracker
-    from rgbt.synthetic import SequenceSpec, generate_benchmark
     out = default_out('unaligned', args.out)
     root = generate_benchmark(out / 'data' / 'rig', 'rgbt234', {'train': 0, 'test': args.sequences},
                               SequenceSpec(num_frames=args.frames, unaligned=True), seed=0)

@@ -62,8 +62,8 @@ def test_tracking_runs_on_the_requested_device(tmp_path, monkeypatch):
     experiments and the demo pass their device to the tracker."""
     from rgbt import experiments
     captured = []
-    monkeypatch.setattr('pytracking.evaluation.datasets.get_dataset', lambda *args, **kwargs: [])
-    monkeypatch.setattr('pytracking.evaluation.running.run_dataset',
+    monkeypatch.setattr('rgbt.miniature.get_dataset', lambda *args, **kwargs: [])
+    monkeypatch.setattr('rgbt.miniature.run_dataset',
                         lambda sequences, trackers: captured.append(trackers[0]) or [])
     for device in ('cpu', 'cuda'):
         experiments.track_setting(tmp_path, 'student', 'cmd_student', tmp_path / device, tmp_path / 'syn', device=device)
