@@ -167,8 +167,9 @@ class Compute:
     def refine_boxes(self, modulation, iou_features, boxes: torch.Tensor, iterations: int, step_length: float,
                      step_decay: float) -> Tuple[torch.Tensor, torch.Tensor]:
         """DiMP's gradient ascent on the predicted IoU of (K, 4) xywh boxes, steps scaled by the box
-        size (refinement.ascend_iou: the box gradient in closed form). Returns the final boxes and the
-        IoUs of the last prediction (before the last step)."""
+        size, in PyTorch on the device (refinement.ascend_iou: the box gradient in closed form, what
+        refine.onnx holds; faster than autograd's in eager mode too, docs/speed.md). Returns the final
+        boxes and the IoUs of the last prediction (before the last step)."""
         with torch.no_grad():
             modulated = self.net.bb_regressor.modulate(modulation, iou_features)
             return ascend_iou(self.net.bb_regressor, modulated, boxes.view(-1, 4), iterations, step_length,

@@ -1,6 +1,8 @@
-"""IoU-Net box refinement (DiMP's gradient ascent on the predicted IoU), with the gradient with
-respect to the boxes in closed form (AtomIoUNet.predict_iou_and_box_gradient), so that the same
-steps run in PyTorch and, exported as one graph (`refine.onnx`), in ONNX Runtime or OpenVINO."""
+"""IoU-Net box refinement (DiMP's gradient ascent on the predicted IoU), two ways that compute the
+same boxes (within 1e-5 px in float32): `ascend_iou`, with the gradient with respect to the boxes in
+closed form (AtomIoUNet.predict_iou_and_box_gradient), which every backend runs (PyTorch directly,
+ONNX Runtime and OpenVINO as the exported graph `refine.onnx`); and `ascend_iou_autograd`, DiMP's
+own by autograd, kept as the reference it is checked and timed against (docs/speed.md)."""
 from typing import Tuple
 
 import torch
@@ -18,6 +20,21 @@ def ascend_iou(bb_regressor: nn.Module, modulated, boxes: torch.Tensor, iteratio
         boxes = boxes + step_length * grad * boxes[:, 2:].repeat(1, 2)
         step_length *= step_decay
     return boxes, ious
+
+
+def ascend_iou_autograd(bb_regressor: nn.Module, modulated, boxes: torch.Tensor, iterations: int,
+                        step_length: float, step_decay: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The same ascent as ascend_iou, its box gradient by autograd (DiMP's implementation)."""
+    boxes = boxes.view(1, -1, 4)
+    ious = boxes.new_zeros(1, boxes.shape[1])
+    for _ in range(iterations):
+        start = boxes.detach().requires_grad_(True)
+        with torch.enable_grad():
+            ious = bb_regressor.predict_iou_modulated(modulated, start)
+            (grad,) = torch.autograd.grad(ious.sum(), start)
+        boxes = (start + step_length * grad * start[:, :, 2:].repeat(1, 1, 2)).detach()
+        step_length *= step_decay
+    return boxes.view(-1, 4), ious.detach().view(-1)
 
 
 class BoxRefinement(nn.Module):
