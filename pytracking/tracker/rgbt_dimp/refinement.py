@@ -1,7 +1,7 @@
 """IoU-Net box refinement (DiMP's gradient ascent on the predicted IoU), two ways that compute the
 same boxes (within 1e-5 px in float32): `ascend_iou`, with the gradient with respect to the boxes in
-closed form (AtomIoUNet.predict_iou_and_box_gradient), which every backend runs (PyTorch directly,
-ONNX Runtime and OpenVINO as the exported graph `refine.onnx`); and `ascend_iou_autograd`, DiMP's
+closed form (AtomIoUNet.predict_iou_and_box_gradient), which every backend runs (ONNX Runtime as the
+exported graph `refine.onnx`, the others in PyTorch); and `ascend_iou_autograd`, DiMP's
 own by autograd, kept as the reference it is checked and timed against (docs/speed.md)."""
 from typing import Tuple
 
