@@ -166,15 +166,19 @@ def test_misaligned_rows_are_an_error_naming_file_and_line(tmp_path, reader):
 
 # ---- 4. RGB and thermal frames of different sizes ----
 
-def test_frame_pair_of_different_sizes_is_an_error_or_resized(tmp_path):
+def test_frame_pair_of_different_sizes_is_an_error_or_resized(tmp_path, caplog):
     rgb, tir = tmp_path / 'rgb.png', tmp_path / 'tir.png'
     cv2.imwrite(str(rgb), np.zeros((48, 64, 3), np.uint8))
     cv2.imwrite(str(tir), np.full((24, 32), 200, np.uint8))
     with pytest.raises(ImageReadError) as err:
         read_frame_pair(str(rgb), str(tir))
     assert str(rgb) in str(err.value) and str(tir) in str(err.value) and '64x48' in str(err.value)
-    frame_rgb, frame_tir = read_frame_pair(str(rgb), str(tir), resize_tir=True)
+    with caplog.at_level(logging.WARNING, logger='ltr.data.image_loader'):
+        for _ in range(3):
+            frame_rgb, frame_tir = read_frame_pair(str(rgb), str(tir), resize_tir=True)
     assert frame_rgb.shape == frame_tir.shape == (48, 64, 3) and np.all(frame_tir == 200)
+    # The stretch is said once per thermal folder and size, not per frame.
+    assert caplog.text.count('are stretched to the RGB size 64x48') == 1 and str(tmp_path) in caplog.text
 
 
 # ---- 6. Invalid first boxes ----

@@ -297,5 +297,15 @@ def match_sizes(rgb, tir, rgb_path, tir_path, resize_tir: bool):
                 f"RGB frame {rgb_path} is {rgb.shape[1]}x{rgb.shape[0]} but thermal frame {tir_path} is "
                 f"{tir.shape[1]}x{tir.shape[0]}; register the frames, or set resize_tir to resize thermal "
                 f"frames to the RGB size")
+        _report_stretch(os.path.dirname(os.path.abspath(str(tir_path))), tir.shape[1], tir.shape[0],
+                        rgb.shape[1], rgb.shape[0])
         tir = cv2.resize(tir, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     return rgb, tir
+
+
+@functools.lru_cache(maxsize=256)
+def _report_stretch(folder: str, tir_width: int, tir_height: int, rgb_width: int, rgb_height: int) -> None:
+    """Says once per thermal folder and size that its frames are stretched, not registered."""
+    _logger.warning("thermal frames of %s (%dx%d) are stretched to the RGB size %dx%d (resize_tir): wrong "
+                    "when the cameras' fields of view differ; a registration.json warps them instead "
+                    "(docs/real_world.md)", folder, tir_width, tir_height, rgb_width, rgb_height)
