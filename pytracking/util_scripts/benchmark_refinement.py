@@ -54,24 +54,25 @@ def tracked_parts(net_name: str, rounds: int) -> dict:
     from pytracking.evaluation.tracker import Tracker
     from pytracking.tracker.rgbt_dimp import compute
     from pytracking.util_scripts import benchmark_speed
-    folder = Path(tempfile.mkdtemp())
-    sequence = benchmark_speed.write_sequence(folder, 31)
-    torch.manual_seed(0)
-    path = str(folder / 'net.pth.tar')
-    save_network(registered_builders()[net_name](backbone_pretrained=False), path)
-    tracker = Tracker(benchmark_speed.TRACKER_OF[net_name], 'default', net_path=path)
-    params = tracker.get_parameters()
-    params.update(image_sample_size=288, use_gpu=False, target_not_found_threshold=float('-inf'))
     ascents = {'autograd (before)': ascend_iou_autograd, 'closed form, PyTorch': ascend_iou}
     runs = {name: [] for name in ascents}
     original = compute.ascend_iou
-    try:
-        for _ in range(rounds):
-            for name, ascent in ascents.items():
-                compute.ascend_iou = ascent                 # what TorchCompute.refine_boxes calls
-                runs[name].append(benchmark_speed.part_milliseconds(tracker, sequence, params))
-    finally:
-        compute.ascend_iou = original
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        sequence = benchmark_speed.write_sequence(folder, 31)
+        torch.manual_seed(0)
+        path = str(folder / 'net.pth.tar')
+        save_network(registered_builders()[net_name](backbone_pretrained=False), path)
+        tracker = Tracker(benchmark_speed.TRACKER_OF[net_name], 'default', net_path=path)
+        params = tracker.get_parameters()
+        params.update(image_sample_size=288, use_gpu=False, target_not_found_threshold=float('-inf'))
+        try:
+            for _ in range(rounds):
+                for name, ascent in ascents.items():
+                    compute.ascend_iou = ascent                 # what TorchCompute.refine_boxes calls
+                    runs[name].append(benchmark_speed.part_milliseconds(tracker, sequence, params))
+        finally:
+            compute.ascend_iou = original
     return {name: {part: statistics.median(ms for run in parts for ms in run[part]) for part in parts[0]}
             for name, parts in runs.items()}
 
