@@ -30,7 +30,7 @@ from ltr.admin.atomic import atomic_savefig, atomic_write_text
 from ltr.train_settings.cmd.tables import paper_rgbt234, paper_rows
 from rgbt.miniature import (METRICS, ROWS, TEACHER_ITERATION_RATIO, UNTRAINED, VERDICT_ROWS, default_out, iteration_budget,
                             machine, needs_teacher, parse_overrides, prepare_benchmark, resolve_device, score,
-                            track_setting, train_setting, verdict)
+                            track_setting, train_setting, train_shared_teacher, verdict)
 
 def _miniature_rows(table: str) -> List[Tuple[str, str, str]]:
     """(row name, training setting, tracker) of a table: the paper's rows (tables.py) and ours: the
@@ -53,10 +53,14 @@ PAPER = paper_rgbt234()
 
 
 def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iterations: int, device: str,
-             synthetic: Path, distill_overrides: Optional[Dict] = None, threads: Optional[int] = None) -> Dict:
+             synthetic: Path, distill_overrides: Optional[Dict] = None, threads: Optional[int] = None,
+             shared_teacher: Optional[Tuple[Path, Path]] = None) -> Dict:
     """Trains, tracks and scores every row of `table` for one seed (reusing what is finished);
     `distill_overrides` (TrainConfig fields) apply to the rows trained with a teacher; `threads`
-    pins torch's thread count of every training and tracking run (None: the thread policy's default)."""
+    pins torch's thread count of every training and tracking run (None: the thread policy's default).
+    `shared_teacher` (its checkpoint file, its results folder): a teacher trained once
+    (miniature.train_shared_teacher) that every seed distils from and tracks, instead of one teacher
+    trained per seed."""
     done_file = out / f'seed{seed}' / f'{table}_scores.json'
     rows = TABLES[table]
     if done_file.is_file():
@@ -67,13 +71,18 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
     workspace = out / f'seed{seed}'
     settings = [s for _, s, _ in rows]
     pinned = {'threads': threads} if threads else {}
-    if 'teacher' in settings or any(needs_teacher(s) for s in settings):
+    teacher_overrides = {'teacher': str(shared_teacher[0])} if shared_teacher else {}
+    if not shared_teacher and ('teacher' in settings or any(needs_teacher(s) for s in settings)):
         train_setting(workspace, 'teacher', teacher_iterations, device, seed, synthetic, overrides=pinned)
     folders = {}
     for name, setting, tracker_name in rows:
+        if setting == 'teacher' and shared_teacher:
+            folders[name] = track_setting(workspace, setting, tracker_name, shared_teacher[1], synthetic,
+                                          device=device, threads=threads, net_path=shared_teacher[0])
+            continue
         if setting != 'teacher':
-            train_setting(workspace, setting, iterations, device, seed, synthetic,
-                          overrides={**(distill_overrides or {} if needs_teacher(setting) else {}), **pinned})
+            distilled = {**(distill_overrides or {}), **teacher_overrides} if needs_teacher(setting) else {}
+            train_setting(workspace, setting, iterations, device, seed, synthetic, overrides={**distilled, **pinned})
         folders[name] = track_setting(workspace, setting, tracker_name, workspace / 'results' / setting, synthetic,
                                       device=device, threads=threads)
     scores = score(folders, synthetic)
@@ -147,6 +156,11 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=None,
                         help='torch threads of every training and tracking run (default: the thread policy, '
                              'ltr/admin/threads.py); the scores depend on it')
+    parser.add_argument('--teacher-seed', type=int, default=None,
+                        help='train one teacher with this seed (--teacher-iterations, a multiple of 150) and let '
+                             'every seed distil from and track it, instead of a teacher per seed')
+    parser.add_argument('--teacher-threads', type=int, default=None,
+                        help="torch threads of the shared teacher's training (default: --threads)")
     parser.add_argument('--record', default=None,
                         help='folder of scored seeds kept between sessions (seed<N>.json, e.g. under docs/): a '
                              'seed recorded there is not run again')
@@ -172,7 +186,13 @@ def main(argv=None):
             raise SystemExit(f"no seed of --seed-list is recorded in {args.record}")
     else:
         synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
+    shared_teacher = None
+    if args.teacher_seed is not None and not args.report_only:
+        checkpoint = train_shared_teacher(out, args.teacher_seed, teacher_iterations, device, synthetic,
+                                          args.teacher_threads or args.threads)
+        shared_teacher = (checkpoint, out / f'teacher_seed{args.teacher_seed}' / 'results' / f'teacher_{teacher_iterations}')
     recipe = {'table': args.table, 'iterations': iterations, 'teacher_iterations': teacher_iterations,
+              'teacher_seed': args.teacher_seed, 'teacher_threads': args.teacher_threads or args.threads,
               'distill_overrides': distill_overrides, 'threads': args.threads, 'machine': machine(args.threads),
               'test_frames': args.test_sequences * args.test_frames}
     per_seed, recorded_minutes = {}, 0.0
@@ -187,7 +207,7 @@ def main(argv=None):
               flush=True)
         seed_started = time.time()
         per_seed[seed] = run_seed(out, args.table, seed, iterations, teacher_iterations, device, synthetic,
-                                  distill_overrides, args.threads)
+                                  distill_overrides, args.threads, shared_teacher)
         if recorded is not None:
             atomic_write_text(recorded, json.dumps({'seed': seed, 'scores': per_seed[seed], 'recipe': recipe,
                                                     'minutes': round((time.time() - seed_started) / 60, 1)}, indent=1))

@@ -94,10 +94,10 @@ def prepare_benchmark(out: Path, train: int, test: int, frames: int) -> Path:
 def miniature_config(iterations: int, seed: int, epochs: int = EPOCHS, **overrides):
     """The training configuration of every miniature run: the smoke profile (synthetic data, 128x128
     crops, batch 2) from random initialisation, `iterations` in all over `epochs`, the newest
-    checkpoint kept; `overrides` are further TrainConfig fields."""
-    return PROFILES['smoke'].replace(epochs=epochs, iterations=max(1, math.ceil(iterations / epochs)),
-                                     backbone_pretrained=False, tensorboard=False, num_workers=0,
-                                     keep_checkpoints=1, seed=seed, **overrides)
+    checkpoint kept; `overrides` are further TrainConfig fields (they win over these)."""
+    fields = dict(epochs=epochs, iterations=max(1, math.ceil(iterations / epochs)), backbone_pretrained=False,
+                  tensorboard=False, num_workers=0, keep_checkpoints=1, seed=seed)
+    return PROFILES['smoke'].replace(**{**fields, **overrides})
 
 
 def save_untrained(workspace: Path, seed: int) -> Path:
@@ -125,11 +125,13 @@ def train_setting(workspace: Path, setting: str, iterations: int, device: str, s
 
 
 def track_setting(workspace: Path, setting: str, tracker_name: str, results: Path, synthetic: Path,
-                  simulate_missing=None, device: str = 'cpu', threads: Optional[int] = None):
+                  simulate_missing=None, device: str = 'cpu', threads: Optional[int] = None,
+                  net_path: Optional[Path] = None):
     """Tracks the test split of the synthetic benchmark `synthetic` with the setting's latest
-    checkpoint and MINIATURE_TRACKING (optionally with one modality blanked in seeded segments, see
-    pytracking.utils.missing_modality); returns the results folder."""
-    tracker = Tracker(tracker_name, 'synthetic', net_path=str(checkpoint_dir(workspace, setting)), results_dir=results,
+    checkpoint (or `net_path`) and MINIATURE_TRACKING (optionally with one modality blanked in seeded
+    segments, see pytracking.utils.missing_modality); returns the results folder."""
+    net_path = net_path or checkpoint_dir(workspace, setting)
+    tracker = Tracker(tracker_name, 'synthetic', net_path=str(net_path), results_dir=results,
                       simulate_missing=simulate_missing,
                       param_overrides={**MINIATURE_TRACKING, 'use_gpu': device.startswith('cuda'), 'threads': threads})
     statuses = run_dataset(get_dataset('synthetic', root=synthetic, require_frames=True), [tracker])
@@ -137,6 +139,26 @@ def track_setting(workspace: Path, setting: str, tracker_name: str, results: Pat
     if failed:
         raise RuntimeError(f"{setting} failed on {failed[0]['sequence']}: {failed[0]['error']}")
     return tracker.results_dir
+
+
+# A shared teacher trains in epochs of this many iterations and keeps every epoch's checkpoint, so
+# that one run gives the teacher at every budget that is a multiple of it.
+SHARED_TEACHER_EPOCH = 150
+
+
+def train_shared_teacher(out: Path, seed: int, iterations: int, device: str, synthetic: Path,
+                         threads: Optional[int] = None) -> Path:
+    """The teacher of a miniature whose seeds share one teacher (docs/distillation.md, "The second
+    miniature"): trained once in `<out>/teacher_seed<seed>` with its own seed, `iterations` (a multiple
+    of SHARED_TEACHER_EPOCH) in epochs of SHARED_TEACHER_EPOCH, every epoch kept; resumes, and a
+    longer earlier run is reused. Returns the checkpoint file of the epoch that ends `iterations`."""
+    if iterations <= 0 or iterations % SHARED_TEACHER_EPOCH:
+        raise ValueError(f"a shared teacher trains a positive multiple of {SHARED_TEACHER_EPOCH} iterations, "
+                         f"not {iterations}")
+    workspace, epochs = out / f'teacher_seed{seed}', iterations // SHARED_TEACHER_EPOCH
+    train_setting(workspace, 'teacher', iterations, device, seed, synthetic, epochs=epochs,
+                  overrides={'keep_checkpoints': None, **({'threads': threads} if threads else {})})
+    return checkpoint_path(checkpoint_dir(workspace, 'teacher'), epochs)
 
 
 def score(folders: Dict[str, Path], synthetic: Path) -> Dict[str, Dict[str, float]]:

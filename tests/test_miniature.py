@@ -131,3 +131,44 @@ def test_the_per_seed_table_lists_every_seed_and_row_in_order():
                         'Teacher |')
     assert lines[4] == '| 10 | 0.0 / 0.0 / 10.0 | 0.0 / 0.0 / 21.2 | 0.0 / 0.0 / 30.0 | 0.0 / 0.0 / 30.0 | 0.0 / 0.0 / 30.0 |'
     assert lines[5].startswith('| 11 | 0.0 / 0.0 / 12.3 |') and lines[5].endswith('| 0.0 / 0.0 / 40.0 | 0.0 / 0.0 / 30.0 |')
+
+
+def test_a_shared_teacher_trains_epochs_of_150_keeps_them_all_and_returns_the_budgets_epoch(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_train(workspace, setting, iterations, device, seed, synthetic, epochs, overrides):
+        calls.append((workspace, setting, iterations, seed, epochs, overrides))
+        folder = miniature.checkpoint_dir(workspace, setting)
+        folder.mkdir(parents=True, exist_ok=True)
+        for epoch in range(1, epochs + 1):
+            (folder / f'RGBTDiMPnet_ep{epoch:04d}.pth.tar').touch()
+
+    monkeypatch.setattr(miniature, 'train_setting', fake_train)
+    path = miniature.train_shared_teacher(tmp_path, 100, 600, 'cpu', tmp_path / 'data', threads=2)
+    assert path.name == 'RGBTDiMPnet_ep0004.pth.tar' and path.parent.parent.name == 'cmd'
+    assert calls == [(tmp_path / 'teacher_seed100', 'teacher', 600, 100, 4, {'keep_checkpoints': None, 'threads': 2})]
+    assert miniature.train_shared_teacher(tmp_path, 100, 300, 'cpu', tmp_path / 'data').name == 'RGBTDiMPnet_ep0002.pth.tar'
+    with pytest.raises(ValueError, match='multiple of 150'):
+        miniature.train_shared_teacher(tmp_path, 100, 200, 'cpu', tmp_path / 'data')
+
+
+def test_with_a_shared_teacher_a_seed_trains_no_teacher_and_distils_from_the_shared_one(tmp_path, monkeypatch):
+    from rgbt import experiments
+    trained, tracked = [], {}
+    monkeypatch.setattr(experiments, 'train_setting',
+                        lambda workspace, setting, *a, overrides=None, **k: trained.append((setting, overrides)))
+
+    def fake_track(workspace, setting, tracker_name, results, synthetic, device, threads, net_path=None):
+        tracked[setting] = (results, net_path)
+        return results
+
+    monkeypatch.setattr(experiments, 'track_setting', fake_track)
+    monkeypatch.setattr(experiments, 'score', lambda folders, synthetic: {name: {'SR': 1.0} for name in folders})
+    shared = (tmp_path / 'teacher.pth.tar', tmp_path / 'teacher_results')
+    experiments.run_seed(tmp_path, 'verdict', 20, 140, 600, 'cpu', tmp_path / 'data',
+                         {'scfd_target_norm': 'channel_std'}, threads=1, shared_teacher=shared)
+    assert [setting for setting, _ in trained] == ['untrained', 'student', 'student_mpsd_nodistill', 'student_distill']
+    assert dict(trained)['student_distill'] == {'scfd_target_norm': 'channel_std', 'teacher': str(shared[0]), 'threads': 1}
+    assert dict(trained)['student_mpsd_nodistill'] == {'threads': 1}
+    assert tracked['teacher'] == (shared[1], shared[0])
+    assert tracked['student_distill'] == (tmp_path / 'seed20' / 'results' / 'student_distill', None)
