@@ -226,7 +226,7 @@ def test_iou_net_box_gradient_in_closed_form_equals_autograd():
         minus[r, c] -= eps
         numeric = (net.predict_iou_modulated(modulated, plus.view(1, -1, 4))[0, r]
                    - net.predict_iou_modulated(modulated, minus.view(1, -1, 4))[0, r]) / (2 * eps)
-        assert float(grad[r, c]) == pytest.approx(float(numeric.detach()), abs=1e-7)
+        assert float(grad[r, c].detach()) == pytest.approx(float(numeric.detach()), abs=1e-7)
     net.train()
     with pytest.raises(ValueError, match='eval mode'):
         net.predict_iou_and_box_gradient(modulated, boxes)

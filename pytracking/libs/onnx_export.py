@@ -272,4 +272,4 @@ def ensure_graphs(params, choice) -> Optional[Path]:
 def _stale(folder: Path, digest: str, sample_size: int, entry: str) -> bool:
     if not (folder / METADATA_FILE).is_file():
         return True
-    return og.export_problem(folder, og.read_metadata(folder), digest, sample_size, entry) is not None
+    return og.folder_problem(folder, digest, sample_size, entry) is not None

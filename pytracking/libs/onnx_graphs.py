@@ -52,6 +52,11 @@ def default_export_dir(network_path: Path, network_sha256: str, sample_size: int
     return Path(network_path) / 'onnx' / f"{network_sha256[:12]}_s{sample_size}"
 
 
+def folder_problem(folder: Path, network_sha256: str, sample_size: int, entry: str = 'features') -> Optional[str]:
+    """export_problem with the folder's own onnx.json (FileNotFoundError when nothing is exported)."""
+    return export_problem(folder, read_metadata(folder), network_sha256, sample_size, entry)
+
+
 def export_problem(folder: Path, metadata: Dict, network_sha256: str, sample_size: int,
                    entry: str = 'features') -> Optional[str]:
     """Why the graph `entry` (a key of GRAPH_ENTRIES) in `folder` may not be run for the network with

@@ -27,7 +27,6 @@ most of the IoU-Net refinement's time on the permuted copies of this factorisati
 
 and the edges e are affine in (y1, y2). Any device and floating dtype.
 """
-import math
 from typing import Optional, Tuple
 
 import torch
@@ -181,14 +180,20 @@ def _support_window(rois: torch.Tensor, spatial_scale: float, height: int, width
     """Rows and columns of the feature map that some RoI reads: the hat of sample s reaches the range
     [a, b] only when a - 1 < s < b + 1, so everything else pools with kernels that are exactly 0."""
     xs, ys = rois[:, 1::2] * spatial_scale, rois[:, 2::2] * spatial_scale      # (x1, x2), (y1, y2)
-    x_lo, y_lo, x_hi, y_hi = torch.stack((xs.min(), ys.min(), xs.max(), ys.max())).tolist()
-    return _window(y_lo, y_hi, height), _window(x_lo, x_hi, width)
+    return _window(ys.min(), ys.max(), height), _window(xs.min(), xs.max(), width)
 
 
-def _window(low: float, high: float, size: int) -> slice:
-    """Samples s of 0..size-1 with low - 1 < s < high + 1, widened to whole pixels, never empty."""
-    start = min(max(math.floor(low) - 1, 0), size - 1)
-    return slice(start, max(min(math.ceil(high) + 2, size), start + 1))
+def _window_bounds(low: torch.Tensor, high: torch.Tensor, size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(start, stop) of the samples s of 0..size-1 with low - 1 < s < high + 1, widened to whole
+    pixels, never empty; tensors computed from tensors, so that the exporter can trace them."""
+    start = (torch.floor(low) - 1).clamp(0, size - 1)
+    return start, torch.maximum((torch.ceil(high) + 2).clamp(max=size), start + 1)
+
+
+def _window(low: torch.Tensor, high: torch.Tensor, size: int) -> slice:
+    """The window of _window_bounds as a slice (read on the host)."""
+    start, stop = _window_bounds(low, high, size)
+    return slice(int(start), int(stop))
 
 
 def _prroi_pool_traceable(features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
@@ -249,10 +254,8 @@ class PooledBoxes:
 
 
 def _reached(low: torch.Tensor, high: torch.Tensor, size: int) -> torch.Tensor:
-    """Indices s of 0..size-1 with low - 1 < s < high + 1 (the samples whose hat reaches [low, high]),
-    widened to whole pixels and never empty, as a tensor computed from tensors (see _window)."""
-    start = (torch.floor(low) - 1).clamp(0, size - 1)
-    stop = torch.maximum((torch.ceil(high) + 2).clamp(max=size), start + 1)
+    """The indices of the window of _window_bounds, as a tensor (traceable: the window stays dynamic)."""
+    start, stop = _window_bounds(low, high, size)
     return torch.arange(start.long(), stop.long(), device=low.device)
 
 

@@ -294,11 +294,14 @@ class ExportedCompute(Compute):
 
     def __init__(self, choice: ComputeChoice, params, runner: Optional[GraphRunner] = None):
         super().__init__(choice, params)
-        self.graph = checked_graph(params, choice, self.sample_size)
+        # Checked once per network, folder and size, like the runners opened from them: the
+        # sequences of a run share them (the checks hash the graph files).
+        key = ('checked graphs', choice, str(graph_folder(params, self.sample_size)), self.sample_size)
+        self.graph, refine = params.net.prepared(key, lambda net: (checked_graph(params, choice, self.sample_size),
+                                                                   checked_refine_graph(params, choice, self.sample_size)))
         self.runner = runner or params.net.prepared(('runner', choice, str(self.graph)),
                                                     lambda net: open_runner(choice, self.graph))
         self.refiner, self.schedule = None, None
-        refine = checked_refine_graph(params, choice, self.sample_size)
         if refine is not None:
             graph, self.schedule = refine
             self.refiner = params.net.prepared(('refiner', choice, str(graph)),
@@ -334,7 +337,7 @@ def checked_graph(params, choice: ComputeChoice, sample_size: int) -> Path:
     """The features graph `choice` runs, after checking it belongs to the tracking network and sample
     size (a ValueError naming the folder otherwise; FileNotFoundError when nothing is exported)."""
     folder = graph_folder(params, sample_size)
-    problem = og.export_problem(folder, og.read_metadata(folder), params.net.sha256(), sample_size, choice.graph_entry)
+    problem = og.folder_problem(folder, params.net.sha256(), sample_size, choice.graph_entry)
     if problem:
         raise ValueError(f"{folder}: {problem}")
     return folder / og.GRAPH_ENTRIES[choice.graph_entry]
