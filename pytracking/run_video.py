@@ -32,6 +32,8 @@ from pytracking.utils.missing_modality import ModalityGuard  # noqa: E402
 from pytracking.utils.video_io import (CameraPairSource, FolderPairSource, StreamEnded, VideoPairSource,  # noqa: E402
                                        VideoSink, annotated_frame, camera_id, decoded, gui_available)
 from rgbt.benchmarks import first_box_reason  # noqa: E402
+from rgbt.register import estimate_tir_from_rgb  # noqa: E402
+import cv2  # noqa: E402
 
 _logger = logging.getLogger('run_video')
 
@@ -117,7 +119,6 @@ def initial_box(parser, args, rgb: np.ndarray, window: bool) -> np.ndarray:
         if not window:
             parser.error("--init x,y,w,h is needed: drawing the box needs a display and OpenCV's GUI module "
                          "(opencv-python-headless has none)")
-        import cv2
         box = cv2.selectROI('draw the target, then Enter', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), showCrosshair=True)
         cv2.destroyWindow('draw the target, then Enter')
         init = np.array(box, dtype=np.float64)
@@ -145,7 +146,6 @@ def given_registration(parser, args):
 def estimated_registration(parser, frames):
     """(frames, registration) with the registration estimated from the first frame pair, which is put
     back in front of the others."""
-    from rgbt.register import estimate_tir_from_rgb
     try:
         first = next(frames)
     except StopIteration:
@@ -244,7 +244,6 @@ def main(argv=None) -> int:
 
 def show(frame) -> bool:
     """Shows the frame; True when the user asked to stop (q or Esc)."""
-    import cv2
     cv2.imshow('cmd-rgbt', frame)
     return cv2.waitKey(1) & 0xFF in (ord('q'), 27)
 

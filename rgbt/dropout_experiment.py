@@ -64,9 +64,9 @@ def table(scores: Dict, header: str) -> str:
 
 
 def plot(scores: Dict, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # deferred: only plots need matplotlib, its backend chosen before pyplot
     matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after the backend is chosen
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     for index, (model, by_modality) in enumerate(scores.items()):
         for style, (modality, by_rate) in zip(('-', '--'), by_modality.items()):

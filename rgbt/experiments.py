@@ -117,9 +117,9 @@ def per_seed_table(table: str, per_seed: Dict[int, Dict]) -> str:
 
 
 def bar_plot(table: str, per_seed: Dict[int, Dict], path: Path) -> None:
-    import matplotlib
+    import matplotlib  # deferred: only plots need matplotlib, its backend chosen before pyplot
     matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after the backend is chosen
     names = [name for name, _, _ in TABLES[table]]
     fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.6))
     width = 0.8 / len(METRICS)

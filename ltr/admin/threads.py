@@ -13,6 +13,7 @@ import os
 from typing import Optional
 
 from ltr.admin.variables import read_variable, set_default
+import platform
 
 _logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def resolve_threads(requested: Optional[int] = None) -> int:
 
 def use_threads(requested: Optional[int] = None) -> int:
     """Sets torch's intra-op thread count by resolve_threads and returns it."""
-    import torch
+    import torch  # deferred: evaluation and analysis import this module without torch
     threads = resolve_threads(requested)
     torch.set_num_threads(threads)
     return threads
@@ -78,5 +79,4 @@ def cpu_model() -> str:
                     return line.split(':', 1)[1].strip()
     except OSError:
         pass
-    import platform
     return platform.processor() or platform.machine() or 'unknown CPU'

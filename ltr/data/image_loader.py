@@ -46,7 +46,7 @@ def _jpeg4py_module():
     if not _jpeg4py_checked:
         _jpeg4py_checked = True
         try:
-            import jpeg4py
+            import jpeg4py  # optional fast decoder (libturbojpeg); OpenCV otherwise
             jpeg4py.JPEG  # noqa: B018  (touching the class loads libturbojpeg)
             _jpeg4py = jpeg4py
         except Exception as err:  # ImportError, or OSError when libturbojpeg is absent
@@ -111,7 +111,7 @@ def check_header(path: str) -> bool:
     """Reads the image's header (not its pixels) and refuses a width x height above the
     `image_pixels` bound (ltr.admin.limits) before anything is decoded: a 285 KB PNG can declare
     20000x15000 pixels. Returns whether the image is a 16-bit grey image."""
-    from PIL import Image
+    from PIL import Image  # deferred: only for images OpenCV cannot read
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)

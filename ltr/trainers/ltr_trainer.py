@@ -239,7 +239,7 @@ class LTRTrainer:
         if not self.settings.use_tensorboard:
             return
         if name not in self._writers:
-            from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter  # optional and slow to import: only with TensorBoard on
             log_dir = os.path.join(self.settings.env.tensorboard_dir, self.settings.project_path, name)
             self._writers[name] = SummaryWriter(log_dir)
         for key, value in averages.items():

@@ -19,15 +19,23 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..',
 import torch  # noqa: E402
 
 from rgbt.distill import REDUCTIONS, TARGET_NORMS  # noqa: E402
+from ltr.admin.settings import Settings  # noqa: E402
+from ltr.train_settings.cmd.common import configure, train_loader  # noqa: E402
+from ltr.train_settings.cmd.config import PROFILES  # noqa: E402
+from ltr.actors.tracking import dimp_loss, net_inputs  # noqa: E402
+import copy  # noqa: E402
+from ltr.actors import CMDDistillActor, CMDTrainingNet  # noqa: E402
+from rgbt.distill import CMDDistillLoss  # noqa: E402
+from rgbt.nets import distill_channels  # noqa: E402
+from ltr.admin.atomic import atomic_write_text  # noqa: E402
+from ltr.admin.loading import load_network  # noqa: E402
+from rgbt.nets import cmd_student  # noqa: E402
 
 TERMS = ('L_original', 'SCFD', 'L_fus', 'L_p', 'HFRD')
 
 
 def training_batches(crop: int, batches: int, seed: int):
     """`batches` batches of 2 sequences from the synthetic training split at `crop` pixels."""
-    from ltr.admin.settings import Settings
-    from ltr.train_settings.cmd.common import configure, train_loader
-    from ltr.train_settings.cmd.config import PROFILES
     settings = Settings('cmd', 'gradient_shares')
     settings.config = PROFILES['smoke'].replace(batch_size=2, iterations=batches, num_workers=0, output_sz=crop)
     configure(settings, 'student')
@@ -37,7 +45,6 @@ def training_batches(crop: int, batches: int, seed: int):
 
 def weighted_terms(actor, data: dict) -> dict:
     """The five weighted terms of Eq. 14 for one batch (graphs kept for the gradients)."""
-    from ltr.actors.tracking import dimp_loss, net_inputs
     with torch.no_grad():
         teacher_out = actor.teacher(*net_inputs(data), return_features=True)
     scores, iou_pred, _, terms = actor.net(data, teacher_out)
@@ -57,10 +64,6 @@ def gradient_norms(terms: dict, params) -> dict:
 
 def measure(teacher, student, batches, reduction: str, scfd_target_norm: str = 'none') -> dict:
     """Mean over batches of each weighted term's value and gradient share for one reduction."""
-    import copy
-    from ltr.actors import CMDDistillActor, CMDTrainingNet
-    from rgbt.distill import CMDDistillLoss
-    from rgbt.nets import distill_channels
     torch.manual_seed(0)
     distill = CMDDistillLoss(distill_channels(student), distill_channels(teacher), reduction=reduction,
                              scfd_target_norm=scfd_target_norm)
@@ -89,9 +92,6 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None)
     args = parser.parse_args(argv)
-    from ltr.admin.atomic import atomic_write_text
-    from ltr.admin.loading import load_network
-    from rgbt.nets import cmd_student
     teacher, _ = load_network(args.teacher, expected_kind=('cmd_teacher',), role='teacher')
     torch.manual_seed(args.seed)
     student = load_network(args.student)[0] if args.student else cmd_student(backbone_pretrained=False)

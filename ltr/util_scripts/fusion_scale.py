@@ -15,6 +15,13 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 
 import torch  # noqa: E402
+from ltr.admin.settings import Settings  # noqa: E402
+from ltr.train_settings.cmd.common import configure, train_loader  # noqa: E402
+from ltr.train_settings.cmd.config import PROFILES  # noqa: E402
+from ltr.actors.tracking import net_inputs  # noqa: E402
+from rgbt.fusion import MPSD  # noqa: E402
+from ltr.admin.loading import load_network  # noqa: E402
+from rgbt.nets import cmd_student  # noqa: E402
 
 
 def rms(tensor: torch.Tensor) -> float:
@@ -22,9 +29,6 @@ def rms(tensor: torch.Tensor) -> float:
 
 
 def batches(count: int):
-    from ltr.admin.settings import Settings
-    from ltr.train_settings.cmd.common import configure, train_loader
-    from ltr.train_settings.cmd.config import PROFILES
     settings = Settings('cmd', 'fusion_scale')
     settings.config = PROFILES['smoke'].replace(batch_size=2, iterations=count, num_workers=0)
     configure(settings, 'student')
@@ -33,8 +37,6 @@ def batches(count: int):
 
 
 def scales(net, data) -> dict:
-    from ltr.actors.tracking import net_inputs
-    from rgbt.fusion import MPSD
     train_rgb, train_tir = net_inputs(data)[:2]          # normalised crops, as the training loader gives them
     feats_rgb, feats_tir = net.extract_backbone_features(train_rgb.reshape(-1, *train_rgb.shape[-3:]),
                                                          train_tir.reshape(-1, *train_tir.shape[-3:]),
@@ -59,8 +61,6 @@ def main(argv=None):
     parser.add_argument('--net', action='append', default=[], metavar='NAME=CHECKPOINT')
     parser.add_argument('--batches', type=int, default=4)
     args = parser.parse_args(argv)
-    from ltr.admin.loading import load_network
-    from rgbt.nets import cmd_student
     nets = {}
     if args.net:
         for item in args.net:

@@ -16,13 +16,13 @@ from ltr.actors.tracking import net_inputs  # noqa: E402
 from ltr.admin.loading import checkpoint_path, load_network  # noqa: E402
 from rgbt.distill import CMDDistillLoss, distillation_targets  # noqa: E402
 from rgbt.nets import DISTILL_LAYERS, cmd_student, distill_channels  # noqa: E402
+from ltr import run_training  # noqa: E402
+from ltr.train_settings.cmd.common import configure, train_loader  # noqa: E402
+from ltr.train_settings.cmd.config import PROFILES  # noqa: E402
 
 
 def training_batch(synthetic_root: str, batch_size: int = 4) -> dict:
     """One batch of the smoke profile's training loader on the given synthetic benchmark."""
-    from ltr import run_training
-    from ltr.train_settings.cmd.common import configure, train_loader
-    from ltr.train_settings.cmd.config import PROFILES
     config = PROFILES['smoke'].replace(backbone_pretrained=False, batch_size=batch_size)
     settings = run_training.build_settings('cmd', 'student_distill', config, 'cpu')
     configure(settings, 'student')

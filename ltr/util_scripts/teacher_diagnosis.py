@@ -18,6 +18,13 @@ import time
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 
 import torch  # noqa: E402
+from rgbt.nets import build_rgbt_dimpnet  # noqa: E402
+from ltr.actors import RGBTDiMPActor  # noqa: E402
+from ltr.train_settings.cmd.common import parameter_groups  # noqa: E402
+from ltr.train_settings.cmd.config import TrainConfig  # noqa: E402
+from ltr.admin.atomic import atomic_write_text  # noqa: E402
+from ltr.util_scripts.distill_gradient_shares import training_batches  # noqa: E402
+from ltr.train_settings.cmd.config import PROFILES  # noqa: E402
 
 # name: (backbone, two streams, fusion, learning-rate role ('student': DiMP-18's, 'teacher': DiMP-50's));
 # 'tf_random': MDC's cross-modal projections randomly initialised (the teacher before the fix).
@@ -33,16 +40,12 @@ VARIANTS = {
 
 
 def build(backbone: str, two_stream: bool, fusion: str):
-    from rgbt.nets import build_rgbt_dimpnet
     fusion_kwargs = {'zero_init_compensation': False} if fusion == 'tf_random' else {}
     fusion = 'tf' if fusion == 'tf_random' else fusion
     return build_rgbt_dimpnet(backbone, two_stream, fusion, fusion_kwargs=fusion_kwargs)
 
 
 def run_variant(name: str, batches, seed: int) -> dict:
-    from ltr.actors import RGBTDiMPActor
-    from ltr.train_settings.cmd.common import parameter_groups
-    from ltr.train_settings.cmd.config import TrainConfig
     backbone, two_stream, fusion, role = VARIANTS[name]
     torch.manual_seed(seed)
     actor = RGBTDiMPActor(build(backbone, two_stream, fusion))
@@ -75,9 +78,6 @@ def main(argv=None):
     parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument('--json', default=None, help='results file (finished variants are reused)')
     args = parser.parse_args(argv)
-    from ltr.admin.atomic import atomic_write_text
-    from ltr.util_scripts.distill_gradient_shares import training_batches
-    from ltr.train_settings.cmd.config import PROFILES
     torch.set_num_threads(max(1, torch.get_num_threads()))
     done = json.load(open(args.json)) if args.json and os.path.isfile(args.json) else {}
     batches = training_batches(PROFILES['smoke'].output_sz, args.iterations, args.seed)

@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+from ltr import run_training  # noqa: E402
+from ltr.trainers.ltr_trainer import LTRTrainer  # noqa: E402
+from rgbt.miniature import miniature_config, prepare_benchmark  # noqa: E402
+from ltr.admin.threads import available_cpus, cpu_model  # noqa: E402
 
 NEIGHBOUR = """
 import sys, torch
@@ -34,9 +38,6 @@ while True:
 
 def worker(setting: str, iterations: int, threads: int) -> None:
     """Trains and prints one JSON line with the step times (run in its own process)."""
-    from ltr import run_training
-    from ltr.trainers.ltr_trainer import LTRTrainer
-    from rgbt.miniature import miniature_config, prepare_benchmark
     times = []
     step = LTRTrainer.step
 
@@ -81,7 +82,6 @@ def main(argv=None):
     parser.add_argument('--neighbour', type=int, nargs='+', default=[0, 2])
     parser.add_argument('--json', default=None)
     args = parser.parse_args(argv)
-    from ltr.admin.threads import available_cpus, cpu_model
     rows = []
     print(f"{cpu_model()}, {available_cpus()} CPUs; {args.setting}, {args.iterations} iterations per run")
     for neighbour in args.neighbour:

@@ -81,9 +81,9 @@ def write_csv(evaluation: BenchmarkEvaluation, path: os.PathLike) -> None:
 
 def _plot_one(evaluation: BenchmarkEvaluation, summaries: Dict[str, dict], plot_type: str, title: str,
               out_base: Path) -> None:
-    import matplotlib
+    import matplotlib  # deferred: only plots need matplotlib, its backend chosen before pyplot
     matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after the backend is chosen
 
     curve_key, score_key, thresholds_name, xlabel, default_title, fmt = CURVES[plot_type]
     thresholds = getattr(evaluation.protocol, thresholds_name)
@@ -136,9 +136,9 @@ def plot_radar(evaluation: BenchmarkEvaluation, metric: str, out_base: Path) -> 
     """One polygon per tracker over the attribute axes (the community toolkits' attribute radar
     chart); each axis is labelled with its attribute and sequence count. False (nothing written)
     with fewer than three attributes, where a radar chart has no area."""
-    import matplotlib
+    import matplotlib  # deferred: only plots need matplotlib, its backend chosen before pyplot
     matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after the backend is chosen
 
     attributes, values = radar_values(evaluation, metric)
     if len(attributes) < 3:

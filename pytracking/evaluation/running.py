@@ -131,7 +131,7 @@ def run_sequence(sequence: Sequence, tracker: Tracker, debug: int = 0, device_in
     if not debug and is_finished(box_file, len(sequence.frames)):
         return {'sequence': sequence.name, 'status': 'skipped', 'frames': 0, 'seconds': 0.0}
     if device_index is not None:
-        import torch
+        import torch  # deferred: scoring imports this module without torch
         if torch.cuda.is_available():
             torch.cuda.set_device(device_index)
     try:
@@ -147,7 +147,7 @@ def run_sequence(sequence: Sequence, tracker: Tracker, debug: int = 0, device_in
 
 
 def _limit_threads(num_threads: int) -> None:
-    import torch
+    import torch  # deferred: scoring imports this module without torch
     torch.set_num_threads(num_threads)
 
 

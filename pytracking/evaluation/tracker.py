@@ -157,7 +157,7 @@ class Tracker:
         tracker = self.create_tracker(params)
         upload = ComputeChoice.from_params(params).device == 'cuda' and not debug
         if debug and visualizer is None:
-            from pytracking.utils.debug_view import make_debug_view
+            from pytracking.utils.debug_view import make_debug_view  # deferred: debug only (matplotlib, visdom)
             visualizer = make_debug_view(params.debug_dir or self.results_dir / 'debug')
         # The current CUDA device is per thread: the reader thread is told the one this thread tracks on.
         device = torch.device('cuda', torch.cuda.current_device()) if upload else None

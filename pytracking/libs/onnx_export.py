@@ -162,6 +162,7 @@ def quantize_features(out_dir: Path, calibration: Sequence, per_channel: bool = 
     """Static int8 quantisation of features.onnx (QDQ, int8 weights per channel, uint8 activations,
     MinMax calibration on `calibration`, a list of (rgb, tir) float32 arrays (N, 3, S, S) in 0..255).
     Writes features_int8.onnx and records it in onnx.json."""
+    # optional: only the int8 export needs ONNX Runtime's quantisation tools
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
     out_dir = Path(out_dir)

@@ -36,6 +36,9 @@ from pytracking.libs import onnx_graphs as og  # noqa: E402
 from pytracking.tracker.rgbt_dimp.compute import OrtRunner, prepare_network  # noqa: E402
 from pytracking.tracker.rgbt_dimp.refinement import ascend_iou, ascend_iou_autograd  # noqa: E402
 from rgbt import nets  # noqa: E402, F401 (registers the CMD builders)
+from pytracking.evaluation.tracker import Tracker  # noqa: E402
+from pytracking.tracker.rgbt_dimp import compute  # noqa: E402
+from pytracking.util_scripts import benchmark_speed  # noqa: E402
 
 
 def median_ms(function, repeats: int) -> float:
@@ -51,9 +54,6 @@ def median_ms(function, repeats: int) -> float:
 
 def tracked_parts(net_name: str, rounds: int) -> dict:
     """Median ms per part of the PyTorch backend's tracked frames with each ascent, interleaved."""
-    from pytracking.evaluation.tracker import Tracker
-    from pytracking.tracker.rgbt_dimp import compute
-    from pytracking.util_scripts import benchmark_speed
     ascents = {'autograd (before)': ascend_iou_autograd, 'closed form, PyTorch': ascend_iou}
     runs = {name: [] for name in ascents}
     original = compute.ascend_iou

@@ -55,6 +55,9 @@ from pytracking.tracker.rgbt_dimp.compute import ComputeChoice  # noqa: E402
 from ltr.admin.model_constructor import registered_builders  # noqa: E402
 from rgbt import nets  # noqa: E402
 from rgbt.synthetic import SequenceSpec, render_sequence  # noqa: E402
+from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor  # noqa: E402
+from rgbt.distill import CMDDistillLoss  # noqa: E402
+from ltr.data.random_batch import random_training_batch  # noqa: E402
 
 # backend name -> tracker parameters (the exported-graph folder is added per net)
 BACKENDS = {
@@ -188,9 +191,6 @@ def part_milliseconds(tracker: Tracker, sequence: Sequence, params) -> Dict[str,
 
 def train_iterations_per_second(name: str, device: str, iterations: int = 3) -> float:
     """Iterations/s of the actor that trains this net (distillation for the student)."""
-    from ltr.actors import CMDDistillActor, CMDTrainingNet, RGBTDiMPActor
-    from rgbt.distill import CMDDistillLoss
-    from ltr.data.random_batch import random_training_batch
     cuda = device.startswith('cuda')
     crop, batch_size = (288, 26 if name != 'cmd_teacher' else 10) if cuda else (128, 2)
     net = build(name).to(device)

@@ -30,6 +30,10 @@ from pytracking.libs import onnx_export as ox  # noqa: E402
 from pytracking.libs import onnx_graphs as og  # noqa: E402
 from pytracking.tracker.rgbt_dimp.compute import OrtRunner  # noqa: E402
 from pytracking.tracker.rgbt_dimp.defaults import tracking_sample_size  # noqa: E402
+from pytracking.evaluation.environment import env_settings  # noqa: E402
+from pytracking.evaluation.data import Sequence  # noqa: E402
+from rgbt.benchmarks import Synthetic  # noqa: E402
+from ltr.admin.limits import bound  # noqa: E402
 
 TOLERANCE = 1e-3      # absolute, on features of magnitude ~1-10 (float32 kernels differ in summation order)
 
@@ -63,9 +67,6 @@ def int8_relative_errors(out_dir: Path, patches) -> dict:
 
 
 def calibration_sequences(root):
-    from pytracking.evaluation.environment import env_settings
-    from pytracking.evaluation.data import Sequence
-    from rgbt.benchmarks import Synthetic
     root = root or env_settings().synthetic_path
     benchmark = Synthetic(root, 'train')
     return [Sequence.from_benchmark(s) for s in benchmark.sequences(require_frames=True)]
@@ -83,7 +84,6 @@ def positive_int(text: str) -> int:
 
 def sample_size_argument(text: str) -> int:
     """--sample-size: a positive multiple of the backbone's stride 16 within the crop-size bound."""
-    from ltr.admin.limits import bound
     value = int(text) if text.lstrip('-').isdigit() else positive_int(text)
     if value < 16 or value % 16 or value > bound('output_sz'):
         raise argparse.ArgumentTypeError(f"{value}: the sample size must be a multiple of 16 from 16 to "

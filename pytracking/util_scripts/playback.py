@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..',
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from ltr.data.image_loader import imread_rgb  # noqa: E402
 from pytracking.analysis.results import load_tracker_results, parse_name_value  # noqa: E402
@@ -65,7 +66,6 @@ def write(frames, out: Path, fps: float) -> int:
     """mp4 (OpenCV) or GIF (Pillow) by the file extension; returns the frame count."""
     frames = list(frames) if out.suffix.lower() == '.gif' else frames
     if out.suffix.lower() == '.gif':
-        from PIL import Image
         images = [Image.fromarray(f) for f in frames]
         out.parent.mkdir(parents=True, exist_ok=True)
         images[0].save(out, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)

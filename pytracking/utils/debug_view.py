@@ -10,9 +10,9 @@ class DebugWriter:
         self.out_dir = Path(out_dir)
 
     def __call__(self, sequence, index: int, image, output: dict) -> None:
-        import matplotlib
+        import matplotlib  # deferred: only plots need matplotlib, its backend chosen before pyplot
         matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # after the backend is chosen
         folder = self.out_dir / sequence.name
         folder.mkdir(parents=True, exist_ok=True)
         fig, axes = plt.subplots(1, 3, figsize=(12, 4), dpi=80)
@@ -39,7 +39,7 @@ class VisdomView:
         self.vis = visdom_client
 
     def __call__(self, sequence, index: int, image, output: dict) -> None:
-        import cv2
+        import cv2  # deferred: the window view only
         x, y, w, h = [int(v) for v in output['target_bbox']]
         for frame, title in zip(image, ('RGB', 'TIR')):
             frame = frame.copy()
@@ -53,7 +53,7 @@ class VisdomView:
 def make_debug_view(out_dir, server: str = 'http://localhost', port: int = 8097):
     """visdom when a server answers, else PNG files under out_dir."""
     try:
-        import visdom
+        import visdom  # optional: only the visdom view needs it
         client = visdom.Visdom(server=server, port=port, raise_exceptions=True)
         if client.check_connection(timeout_seconds=1):
             return VisdomView(client)

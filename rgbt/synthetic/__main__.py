@@ -3,6 +3,7 @@
 import argparse
 
 from rgbt.synthetic.generator import SequenceSpec, generate_benchmark
+from pytracking.evaluation.environment import env_settings
 
 
 def main(argv=None):
@@ -21,7 +22,6 @@ def main(argv=None):
     parser.add_argument('--thermal-16bit', action='store_true', help='thermal frames as 16-bit PNG raw counts')
     args = parser.parse_args(argv)
     if args.out is None:
-        from pytracking.evaluation.environment import env_settings
         args.out = env_settings().synthetic_path
     train = 2 * args.sequences if args.train_sequences is None else args.train_sequences
     root = generate_benchmark(args.out, args.layout, {'train': train, 'test': args.sequences},

@@ -27,6 +27,7 @@ import numpy as np
 from ltr.admin.json_files import read_json_object
 from ltr.data.registration import REGISTRATION_FILE
 from rgbt import benchmarks
+from tqdm import tqdm
 
 ATTRIBUTES = ('low_illumination', 'thermal_crossover', 'partial_occlusion', 'heavy_occlusion', 'scale_variation',
               'fast_motion', 'motion_blur', 'background_clutter', 'camera_motion', 'low_resolution')
@@ -312,5 +313,4 @@ def generate_benchmark(out: os.PathLike, layout: str = 'rgbt234', sequences: Dic
 
 
 def _progress(total: int, enabled: bool, description: str):
-    from tqdm import tqdm
     return tqdm(total=total, disable=not enabled, desc=description, unit='seq')

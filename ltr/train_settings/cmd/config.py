@@ -13,6 +13,7 @@ A run starts from a profile (`CMD_PROFILE` or `--profile`), applies its command-
 fields), prints the result, and the trainer stores it in every checkpoint (`settings['config']`).
 Tools (the demo, the experiment commands) build a TrainConfig and call `ltr.run_training.train`.
 """
+import logging
 import dataclasses
 import difflib
 import json
@@ -209,7 +210,6 @@ def profile_config(name: Optional[str] = None) -> TrainConfig:
     """The profile `name`, else CMD_PROFILE's, else 'dimp_lasher'."""
     name = name or read_variable('CMD_PROFILE') or 'dimp_lasher'
     if name == 'paper':             # the profile's earlier name
-        import logging
         logging.getLogger(__name__).warning("profile 'paper' is now called 'dimp_lasher' (DiMP's recipe on LasHeR)")
         name = 'dimp_lasher'
     if name not in PROFILES:
