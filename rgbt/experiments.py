@@ -28,7 +28,7 @@ import numpy as np
 
 from ltr.admin.atomic import atomic_savefig, atomic_write_text
 from ltr.train_settings.cmd.tables import paper_rgbt234, paper_rows
-from rgbt.miniature import (METRICS, ROWS, TEACHER_ITERATION_RATIO, UNTRAINED, VERDICT_ROWS, default_out, iteration_budget,
+from rgbt.miniature import (CRITERIA, METRICS, ROWS, TEACHER_ITERATION_RATIO, UNTRAINED, VERDICT_ROWS, default_out, iteration_budget,
                             machine, needs_teacher, parse_overrides, prepare_benchmark, resolve_device, score,
                             track_setting, train_setting, train_shared_teacher, verdict)
 
@@ -91,7 +91,9 @@ def run_seed(out: Path, table: str, seed: int, iterations: int, teacher_iteratio
 
 
 def summarise(table: str, per_seed: Dict[int, Dict], iterations: int, teacher_iterations: int,
-              minutes: float, test_frames: int, threads: Optional[int] = None) -> str:
+              minutes: float, test_frames: int, threads: Optional[int] = None,
+              teacher_seed: Optional[int] = None) -> str:
+    shared = '' if teacher_seed is None else f" (one teacher, seed {teacher_seed}, shared by every seed)"
     lines = [f"| Row | setting | {' | '.join(METRICS)} | paper PR/SR (RGBT234) |", '|---|---|' + '---|' * len(METRICS) + '---|']
     for name, setting, _ in TABLES[table]:
         cells = []
@@ -101,7 +103,7 @@ def summarise(table: str, per_seed: Dict[int, Dict], iterations: int, teacher_it
         lines.append(f"| {name} | `{setting}` | {' | '.join(cells)} | {PAPER.get(setting, '-')} |")
     header = (f"{table}: mean ± standard deviation over seeds {sorted(per_seed)} on the synthetic test split "
               f"({test_frames} frames); student rows {iterations} training iterations each, teacher "
-              f"{teacher_iterations}; batch 2 at 128x128 crops, random initialisation; {minutes:.1f} min in all; "
+              f"{teacher_iterations}{shared}; batch 2 at 128x128 crops, random initialisation; {minutes:.1f} min in all; "
               f"{machine(threads)}.")
     return header + '\n\n' + '\n'.join(lines) + '\n'
 
@@ -161,6 +163,8 @@ def main(argv=None):
                              'every seed distil from and track it, instead of a teacher per seed')
     parser.add_argument('--teacher-threads', type=int, default=None,
                         help="torch threads of the shared teacher's training (default: --threads)")
+    parser.add_argument('--criterion', default='first', choices=sorted(CRITERIA),
+                        help="the verdict's written criterion (docs/distillation.md): 'first' for seeds 10-14")
     parser.add_argument('--record', default=None,
                         help='folder of scored seeds kept between sessions (seed<N>.json, e.g. under docs/): a '
                              'seed recorded there is not run again')
@@ -192,7 +196,7 @@ def main(argv=None):
                                           args.teacher_threads or args.threads)
         shared_teacher = (checkpoint, out / f'teacher_seed{args.teacher_seed}' / 'results' / f'teacher_{teacher_iterations}')
     recipe = {'table': args.table, 'iterations': iterations, 'teacher_iterations': teacher_iterations,
-              'teacher_seed': args.teacher_seed, 'teacher_threads': args.teacher_threads or args.threads,
+              'teacher_seed': args.teacher_seed, 'criterion': args.criterion, 'teacher_threads': args.teacher_threads or args.threads,
               'distill_overrides': distill_overrides, 'threads': args.threads, 'machine': machine(args.threads),
               'test_frames': args.test_sequences * args.test_frames}
     per_seed, recorded_minutes = {}, 0.0
@@ -213,9 +217,9 @@ def main(argv=None):
                                                     'minutes': round((time.time() - seed_started) / 60, 1)}, indent=1))
     minutes = recorded_minutes if args.report_only else (time.time() - started) / 60
     text = summarise(args.table, per_seed, iterations, teacher_iterations, minutes,
-                     args.test_sequences * args.test_frames, args.threads)
+                     args.test_sequences * args.test_frames, args.threads, args.teacher_seed)
     if args.table == 'verdict':
-        text += '\n' + per_seed_table(args.table, per_seed) + '\n' + verdict(per_seed) + '\n'
+        text += '\n' + per_seed_table(args.table, per_seed) + '\n' + verdict(per_seed, CRITERIA[args.criterion]) + '\n'
 
     atomic_write_text(out / f'{args.table}.md', text)
     bar_plot(args.table, per_seed, out / f'{args.table}.png')

@@ -207,47 +207,70 @@ def machine(threads: Optional[int] = None) -> str:
     return f"{cpu_model()}, {resolve_threads(threads)} torch threads"
 
 
-# The verdict's criterion (docs/distillation.md, "The verdict"), fixed before the verdict seeds ran.
-VERDICT_SEEDS = (10, 11, 12, 13, 14)
-WINS_NEEDED = 4                 # of the 5 seeds
-MIN_MEAN_DIFFERENCE = 2.0       # SR points, mean of the paired (same seed) differences
-LEARNS_ABOVE_FLOOR = 10.0       # SR points a trained student must be above the untrained floor
+@dataclass(frozen=True)
+class Criterion:
+    """A verdict's written criterion (docs/distillation.md), fixed before its seeds ran: a claim "a
+    above b" holds when a's `metric` is higher on at least `wins_needed` of the seeds and the mean
+    paired (same seed) difference exceeds `min_mean_difference`; the students must learn (each at
+    least the floor + `learns_above_floor` on every seed); with `teacher_first`, the teacher must be
+    above both students before a distillation claim can mean anything."""
+    name: str
+    seeds: Tuple[int, ...]
+    metric: str = 'SR'
+    teacher_first: bool = False
+    wins_needed: int = 4
+    min_mean_difference: float = 2.0
+    learns_above_floor: float = 10.0
 
 
-def paired(per_seed: Dict[int, Dict], a: str, b: str) -> Tuple[int, float, int]:
-    """(seeds where a's SR > b's, mean of a - b, seeds) over `per_seed` ({seed: {row: scores}})."""
-    differences = [scores[a]['SR'] - scores[b]['SR'] for scores in per_seed.values()]
+# The first verdict (af877c1, seeds 10-14): by SR, no teacher check.
+FIRST_CRITERION = Criterion('first', (10, 11, 12, 13, 14))
+CRITERIA = {criterion.name: criterion for criterion in (FIRST_CRITERION,)}
+STUDENTS = ('Student-Origin', 'MPSD student, no distillation')
+
+
+def paired(per_seed: Dict[int, Dict], a: str, b: str, metric: str = 'SR') -> Tuple[int, float, int]:
+    """(seeds where a's `metric` > b's, mean of a - b, seeds) over `per_seed` ({seed: {row: scores}})."""
+    differences = [scores[a][metric] - scores[b][metric] for scores in per_seed.values()]
     return sum(d > 0 for d in differences), sum(differences) / len(differences), len(differences)
 
 
-def claim(per_seed: Dict[int, Dict], a: str, b: str) -> str:
-    """'holds' / 'reversed' / 'not shown' for "a above b" by the criterion above, with its figures."""
-    wins, mean, seeds = paired(per_seed, a, b)
-    losses = sum(scores[a]['SR'] < scores[b]['SR'] for scores in per_seed.values())
-    needed = WINS_NEEDED if seeds == len(VERDICT_SEEDS) else max(1, round(WINS_NEEDED * seeds / len(VERDICT_SEEDS)))
-    if wins >= needed and mean > MIN_MEAN_DIFFERENCE:
+def claim(per_seed: Dict[int, Dict], a: str, b: str, criterion: Criterion = FIRST_CRITERION) -> str:
+    """'holds' / 'reversed' / 'not shown' for "a above b" by `criterion`, with its figures."""
+    metric = criterion.metric
+    wins, mean, seeds = paired(per_seed, a, b, metric)
+    losses = sum(scores[a][metric] < scores[b][metric] for scores in per_seed.values())
+    planned = len(criterion.seeds)
+    needed = criterion.wins_needed if seeds == planned else max(1, round(criterion.wins_needed * seeds / planned))
+    if wins >= needed and mean > criterion.min_mean_difference:
         outcome = 'holds'
-    elif losses >= needed and mean < -MIN_MEAN_DIFFERENCE:
+    elif losses >= needed and mean < -criterion.min_mean_difference:
         outcome = 'reversed'
     else:
         outcome = 'not shown'
-    return f"{a} above {b}: {outcome} ({a} higher on {wins} of {seeds} seeds, mean paired SR difference {mean:+.1f})"
+    return (f"{a} above {b}: {outcome} ({a} higher on {wins} of {seeds} seeds, mean paired {metric} difference "
+            f"{mean:+.1f})")
 
 
-def verdict(per_seed: Dict[int, Dict]) -> str:
-    """The verdict over the seeds of `per_seed` by the written criterion: first whether the miniature
-    learns at all on every seed (else there is nothing to judge), then each claim."""
-    lines = []
-    floor = 'Untrained student'
-    failed = [f"seed {seed}: {row} SR {scores[row]['SR']:.1f}, floor {scores[floor]['SR']:.1f}"
-              for seed, scores in sorted(per_seed.items())
-              for row in ('Student-Origin', 'MPSD student, no distillation')
-              if scores[row]['SR'] < scores[floor]['SR'] + LEARNS_ABOVE_FLOOR]
-    lines.append("Students learn (>= floor + 10 SR on every seed): " + ('yes' if not failed else 'NO: ' + '; '.join(failed)))
+def verdict(per_seed: Dict[int, Dict], criterion: Criterion = FIRST_CRITERION) -> str:
+    """The verdict over the seeds of `per_seed` by `criterion`: first (with `teacher_first`) whether
+    there is a better teacher to distil from, then whether the miniature learns at all on every seed
+    (else there is nothing to judge), then each claim."""
+    lines, metric, floor = [], criterion.metric, 'Untrained student'
+    if criterion.teacher_first:
+        teacher = [claim(per_seed, 'Teacher', student, criterion) for student in STUDENTS]
+        above = all(': holds (' in line for line in teacher)
+        lines.append("Teacher above both students: " + ('yes' if above else 'NO (nothing better to distil from)')
+                     + '; ' + '; '.join(teacher))
+    failed = [f"seed {seed}: {row} {metric} {scores[row][metric]:.1f}, floor {scores[floor][metric]:.1f}"
+              for seed, scores in sorted(per_seed.items()) for row in STUDENTS
+              if scores[row][metric] < scores[floor][metric] + criterion.learns_above_floor]
+    lines.append(f"Students learn (>= floor + {criterion.learns_above_floor:g} {metric} on every seed): "
+                 + ('yes' if not failed else 'NO: ' + '; '.join(failed)))
     for a, b in (('CMD student', 'MPSD student, no distillation'), ('CMD student', 'Student-Origin'),
                  ('MPSD student, no distillation', 'Student-Origin'), ('Teacher', 'CMD student'),
                  ('Teacher', 'Student-Origin')):
-        lines.append(claim(per_seed, a, b))
-    if len(per_seed) < len(VERDICT_SEEDS):
-        lines.append(f"Only {len(per_seed)} of the {len(VERDICT_SEEDS)} verdict seeds: a partial reading, not the verdict.")
+        lines.append(claim(per_seed, a, b, criterion))
+    if len(per_seed) < len(criterion.seeds):
+        lines.append(f"Only {len(per_seed)} of the {len(criterion.seeds)} verdict seeds: a partial reading, not the verdict.")
     return '\n'.join(f"- {line}" for line in lines)

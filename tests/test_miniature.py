@@ -172,3 +172,23 @@ def test_with_a_shared_teacher_a_seed_trains_no_teacher_and_distils_from_the_sha
     assert dict(trained)['student_mpsd_nodistill'] == {'threads': 1}
     assert tracked['teacher'] == (shared[1], shared[0])
     assert tracked['student_distill'] == (tmp_path / 'seed20' / 'results' / 'student_distill', None)
+
+
+def test_a_teacher_first_criterion_judges_its_metric_and_says_first_whether_the_teacher_is_above_both():
+    by_pr = miniature.Criterion('test', seeds=(0, 1, 2, 3, 4), metric='PR', teacher_first=True)
+    per_seed = {}
+    for seed in range(5):
+        scores = _seed(floor=10, origin=30, control=30, cmd=30, teacher=20)     # by SR the teacher is below
+        for row, pr in (('Untrained student', 10), ('Student-Origin', 40), ('MPSD student, no distillation', 38),
+                        ('CMD student', 41), ('Teacher', 45 if seed else 39)):
+            scores[row]['PR'] = pr
+        per_seed[seed] = scores
+    lines = miniature.verdict(per_seed, by_pr).splitlines()
+    assert lines[0].startswith('- Teacher above both students: yes; Teacher above Student-Origin: holds (Teacher '
+                               'higher on 4 of 5 seeds, mean paired PR difference +3.8)')
+    assert lines[1] == '- Students learn (>= floor + 10 PR on every seed): yes'
+    assert '- CMD student above MPSD student, no distillation: holds (CMD student higher on 5 of 5 seeds, mean paired PR difference +3.0)' in lines
+    assert miniature.verdict(per_seed).splitlines()[0].startswith('- Students learn (>= floor + 10 SR')   # the first criterion
+    per_seed[1]['Teacher']['PR'] = per_seed[2]['Teacher']['PR'] = 30
+    assert miniature.verdict(per_seed, by_pr).splitlines()[0].startswith(
+        '- Teacher above both students: NO (nothing better to distil from); Teacher above Student-Origin: not shown')
