@@ -105,7 +105,7 @@ class ReviewChain(nn.Module):
     """ABFs over the student levels, run deepest first; outputs come back shallow to deep, each with
     the teacher's channels at that level."""
 
-    def __init__(self, in_channels: Sequence[int], out_channels: Sequence[int], mid_channels: int = 128):
+    def __init__(self, in_channels: Sequence[int], out_channels: Sequence[int], mid_channels: int):
         super().__init__()
         last = len(in_channels) - 1
         self.abfs = nn.ModuleList(ABF(i, mid_channels, o, fuse=index < last)
@@ -122,6 +122,10 @@ class ReviewChain(nn.Module):
 PAPER_ALPHA, PAPER_BETA = 1e-3, 100.0     # Eq. 14's weights, as the paper gives them
 REDUCTIONS = ('sum', 'channel_sum', 'mean')
 TARGET_NORMS = ('none', 'channel_std')
+# Defaults of the loss's other settings, here once: TrainConfig's fields default to these too.
+PAPER_TARGET_NORM = 'none'                 # SCFD's targets as Eq. 3 gives them
+ABF_MID_CHANNELS = 128                     # ours (ReviewKD's width)
+FINAL_ITERATE = -1                         # HFRD on the filter optimiser's final response
 
 
 def normalise_target(target: torch.Tensor, norm: str, eps: float = 1e-6) -> torch.Tensor:
@@ -179,10 +183,10 @@ class CMDDistillLoss(nn.Module):
 
     def __init__(self, student_channels: Sequence[int], teacher_channels: Sequence[int], use_scfd: bool = True,
                  use_mpsd: bool = True, use_hfrd: bool = True, alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA,
-                 mid_channels: int = 128, shared_abf: bool = False, hfrd_iterate: int = -1,
+                 mid_channels: int = ABF_MID_CHANNELS, shared_abf: bool = False, hfrd_iterate: int = FINAL_ITERATE,
                  reduction: str = DEFAULT_REDUCTION, scfd_targets: str = 'scfd',
                  fusion_layers: Sequence[str] = FUSED_LAYERS, use_kd: bool = False,
-                 scfd_target_norm: str = 'none'):
+                 scfd_target_norm: str = PAPER_TARGET_NORM):
         super().__init__()
         if scfd_target_norm not in TARGET_NORMS:
             raise ValueError(f"scfd_target_norm must be one of {TARGET_NORMS}, got {scfd_target_norm!r}")

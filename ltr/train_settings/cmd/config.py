@@ -24,7 +24,8 @@ from typing import Any, Dict, Optional, Tuple
 from ltr.actors.tracking import DIMP_HINGE_THRESHOLD
 from ltr.admin.variables import read_variable
 from ltr.data.processing import DIMP_CENTER_JITTER, DIMP_SCALE_JITTER
-from rgbt.distill import DEFAULT_REDUCTION, PAPER_ALPHA, PAPER_BETA, REDUCTIONS, TARGET_NORMS
+from rgbt.distill import (ABF_MID_CHANNELS, DEFAULT_REDUCTION, FINAL_ITERATE, PAPER_ALPHA, PAPER_BETA, PAPER_TARGET_NORM,
+                          REDUCTIONS, TARGET_NORMS)
 
 ROLES = ('student', 'teacher')
 LR_RECIPES = ('auto', 'dimp18', 'dimp50')
@@ -86,11 +87,11 @@ class TrainConfig:
     # -- distillation (rgbt/distill.py)
     distill_alpha: float = PAPER_ALPHA
     distill_beta: float = PAPER_BETA
-    abf_mid_channels: int = 128             # ours (ReviewKD's width)
+    abf_mid_channels: int = ABF_MID_CHANNELS
     abf_shared: bool = False
-    hfrd_iterate: int = -1
+    hfrd_iterate: int = FINAL_ITERATE
     distill_reduction: str = DEFAULT_REDUCTION
-    scfd_target_norm: str = 'none'
+    scfd_target_norm: str = PAPER_TARGET_NORM
     # -- run
     fail_safe: bool = True
     tensorboard: bool = True
