@@ -6,7 +6,7 @@ RGB and TIR stay aligned; photometric ones may treat the modalities differently 
 applies to RGB). The tensor transform turns each crop into a normalised tensor, with brightness
 jitter drawn per crop. Every random draw uses the numpy Generator passed in (no global state).
 """
-from typing import List, Tuple
+from typing import List
 
 import numpy as np
 import torch
@@ -14,16 +14,6 @@ import torch
 from ltr.models.backbone.resnet import IMAGENET_MEAN, IMAGENET_STD
 
 Frames = List[np.ndarray]
-
-
-class Compose:
-    def __init__(self, *transforms):
-        self.transforms = transforms
-
-    def __call__(self, rgb: Frames, tir: Frames, boxes: List[torch.Tensor], rng) -> Tuple[Frames, Frames, list]:
-        for transform in self.transforms:
-            rgb, tir, boxes = transform(rgb, tir, boxes, rng)
-        return rgb, tir, boxes
 
 
 class ToGrayscale:

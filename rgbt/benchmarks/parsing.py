@@ -189,10 +189,6 @@ class RGBTSequence:
         return len(self.gt_rgb)
 
     @property
-    def has_frames(self) -> bool:
-        return bool(self.rgb_frames)
-
-    @property
     def init_box(self) -> np.ndarray:
         """First-frame box the tracker starts from (the visible one)."""
         return self.gt_rgb[0]

@@ -41,14 +41,3 @@ class FilterInitializerLinear(nn.Module):
         if self.filter_norm:
             weights = weights / (weights.shape[1] * weights.shape[2] * weights.shape[3])
         return weights
-
-
-class FilterInitializerZero(nn.Module):
-    """Initial filter of zeros (used by the tracker when `filter_init_zero` is set)."""
-
-    def __init__(self, filter_size: int = 1, feature_dim: int = 256):
-        super().__init__()
-        self.filter_size = (feature_dim, filter_size, filter_size)
-
-    def forward(self, feat: torch.Tensor, bb: torch.Tensor) -> torch.Tensor:
-        return feat.new_zeros(bb.shape[1], *self.filter_size)
