@@ -164,7 +164,8 @@ def main(argv=None):
     parser.add_argument('--teacher-threads', type=int, default=None,
                         help="torch threads of the shared teacher's training (default: --threads)")
     parser.add_argument('--criterion', default='first', choices=sorted(CRITERIA),
-                        help="the verdict's written criterion (docs/distillation.md): 'first' for seeds 10-14")
+                        help="the verdict's written criterion (docs/distillation.md): 'first' for seeds 10-14, "
+                             "'second' for the second miniature's seeds 20-24")
     parser.add_argument('--record', default=None,
                         help='folder of scored seeds kept between sessions (seed<N>.json, e.g. under docs/): a '
                              'seed recorded there is not run again')

@@ -225,7 +225,10 @@ class Criterion:
 
 # The first verdict (af877c1, seeds 10-14): by SR, no teacher check.
 FIRST_CRITERION = Criterion('first', (10, 11, 12, 13, 14))
-CRITERIA = {criterion.name: criterion for criterion in (FIRST_CRITERION,)}
+# The second miniature's (docs/distillation.md, "The second miniature"), committed before seeds 20-24
+# ran: by PR (no miniature row estimates the box size, see MINIATURE_TRACKING), the teacher first.
+SECOND_CRITERION = Criterion('second', (20, 21, 22, 23, 24), metric='PR', teacher_first=True)
+CRITERIA = {criterion.name: criterion for criterion in (FIRST_CRITERION, SECOND_CRITERION)}
 STUDENTS = ('Student-Origin', 'MPSD student, no distillation')
 
 
