@@ -29,6 +29,6 @@ def test_second_run_with_unchanged_inputs_returns_without_installing(tmp_path):
 
 
 def test_ci_runs_the_readme_test_command():
-    command = 'bash install.sh && .venv/bin/python -m pytest -q'
+    command = 'bash install.sh && .venv/bin/python -m pytest -q --durations=20'
     assert command in (REPO_ROOT / 'README.md').read_text()
     assert command in (REPO_ROOT / '.ci' / 'run').read_text()
