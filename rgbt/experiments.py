@@ -139,7 +139,7 @@ def bar_plot(table: str, per_seed: Dict[int, Dict], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='python -m rgbt.experiments', description=__doc__.splitlines()[0])
     parser.add_argument('table', choices=sorted(TABLES))
     parser.add_argument('--seeds', type=int, default=3)
@@ -172,17 +172,18 @@ def main(argv=None):
     parser.add_argument('--report-only', action='store_true',
                         help='summarise the seeds recorded in --record and run nothing (a partial reading when '
                              'some are missing)')
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.report_only and not args.record:
         parser.error('--report-only reads the seeds of --record')
     distill_overrides = parse_overrides(parser, args.set)
     device = resolve_device(args.device)
     out = default_out('experiments', args.out)
-    iterations, teacher_iterations = args.iterations or 100, args.teacher_iterations
-    if args.minutes is not None and args.iterations is None:
-        seconds = 60 * args.minutes * (10.0 if device == 'cuda' else 1.0) / args.seeds
-        iterations, teacher_iterations = iteration_budget(seconds, [s for _, s, _ in TABLES[args.table]])
-    teacher_iterations = teacher_iterations or TEACHER_ITERATION_RATIO * iterations
+    iterations, teacher_iterations = budget(args, device)
     started = time.time()
     seeds = [int(s) for s in args.seed_list.split(',')] if args.seed_list else list(range(args.seeds))
     if args.report_only:
@@ -197,8 +198,8 @@ def main(argv=None):
                                           args.teacher_threads or args.threads)
         shared_teacher = (checkpoint, out / f'teacher_seed{args.teacher_seed}' / 'results' / f'teacher_{teacher_iterations}')
     recipe = {'table': args.table, 'iterations': iterations, 'teacher_iterations': teacher_iterations,
-              'teacher_seed': args.teacher_seed, 'criterion': args.criterion, 'teacher_threads': args.teacher_threads or args.threads,
-              'distill_overrides': distill_overrides, 'threads': args.threads, 'machine': machine(args.threads),
+              'teacher_seed': args.teacher_seed, 'criterion': args.criterion,
+              'teacher_threads': args.teacher_threads or args.threads, 'distill_overrides': distill_overrides, 'threads': args.threads, 'machine': machine(args.threads),
               'test_frames': args.test_sequences * args.test_frames}
     per_seed, recorded_minutes = {}, 0.0
     for seed in seeds:
@@ -217,11 +218,25 @@ def main(argv=None):
             atomic_write_text(recorded, json.dumps({'seed': seed, 'scores': per_seed[seed], 'recipe': recipe,
                                                     'minutes': round((time.time() - seed_started) / 60, 1)}, indent=1))
     minutes = recorded_minutes if args.report_only else (time.time() - started) / 60
+    report(args, out, per_seed, iterations, teacher_iterations, minutes)
+
+
+def budget(args, device: str) -> Tuple[int, int]:
+    """(iterations of each student row, teacher iterations) from the arguments."""
+    iterations, teacher_iterations = args.iterations or 100, args.teacher_iterations
+    if args.minutes is not None and args.iterations is None:
+        seconds = 60 * args.minutes * (10.0 if device == 'cuda' else 1.0) / args.seeds
+        iterations, teacher_iterations = iteration_budget(seconds, [s for _, s, _ in TABLES[args.table]])
+    return iterations, teacher_iterations or TEACHER_ITERATION_RATIO * iterations
+
+
+def report(args, out: Path, per_seed: Dict[int, Dict], iterations: int, teacher_iterations: int,
+           minutes: float) -> None:
+    """Writes and prints the table (with the per-seed table and the verdict for 'verdict') and its plot."""
     text = summarise(args.table, per_seed, iterations, teacher_iterations, minutes,
                      args.test_sequences * args.test_frames, args.threads, args.teacher_seed)
     if args.table == 'verdict':
         text += '\n' + per_seed_table(args.table, per_seed) + '\n' + verdict(per_seed, CRITERIA[args.criterion]) + '\n'
-
     atomic_write_text(out / f'{args.table}.md', text)
     bar_plot(args.table, per_seed, out / f'{args.table}.png')
     print(text)
