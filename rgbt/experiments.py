@@ -194,12 +194,12 @@ def main(argv=None):
         synthetic = prepare_benchmark(out, train=12, test=args.test_sequences, frames=args.test_frames)
     shared_teacher = None
     if args.teacher_seed is not None and not args.report_only:
-        checkpoint = train_shared_teacher(out, args.teacher_seed, teacher_iterations, device, synthetic,
-                                          args.teacher_threads or args.threads)
-        shared_teacher = (checkpoint, out / f'teacher_seed{args.teacher_seed}' / 'results' / f'teacher_{teacher_iterations}')
+        shared_teacher = train_shared_teacher(out, args.teacher_seed, teacher_iterations, device, synthetic,
+                                              args.teacher_threads or args.threads)
     recipe = {'table': args.table, 'iterations': iterations, 'teacher_iterations': teacher_iterations,
               'teacher_seed': args.teacher_seed, 'criterion': args.criterion,
-              'teacher_threads': args.teacher_threads or args.threads, 'distill_overrides': distill_overrides, 'threads': args.threads, 'machine': machine(args.threads),
+              'teacher_threads': args.teacher_threads or args.threads, 'distill_overrides': distill_overrides,
+              'threads': args.threads, 'machine': machine(args.threads),
               'test_frames': args.test_sequences * args.test_frames}
     per_seed, recorded_minutes = {}, 0.0
     for seed in seeds:

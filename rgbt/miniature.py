@@ -147,18 +147,19 @@ SHARED_TEACHER_EPOCH = 150
 
 
 def train_shared_teacher(out: Path, seed: int, iterations: int, device: str, synthetic: Path,
-                         threads: Optional[int] = None) -> Path:
+                         threads: Optional[int] = None) -> Tuple[Path, Path]:
     """The teacher of a miniature whose seeds share one teacher (docs/distillation.md, "The second
     miniature"): trained once in `<out>/teacher_seed<seed>` with its own seed, `iterations` (a multiple
     of SHARED_TEACHER_EPOCH) in epochs of SHARED_TEACHER_EPOCH, every epoch kept; resumes, and a
-    longer earlier run is reused. Returns the checkpoint file of the epoch that ends `iterations`."""
+    longer earlier run is reused. Returns (the checkpoint file of the epoch that ends `iterations`,
+    the folder its tracking results go to)."""
     if iterations <= 0 or iterations % SHARED_TEACHER_EPOCH:
         raise ValueError(f"a shared teacher trains a positive multiple of {SHARED_TEACHER_EPOCH} iterations, "
                          f"not {iterations}")
     workspace, epochs = out / f'teacher_seed{seed}', iterations // SHARED_TEACHER_EPOCH
     train_setting(workspace, 'teacher', iterations, device, seed, synthetic, epochs=epochs,
                   overrides={'keep_checkpoints': None, **({'threads': threads} if threads else {})})
-    return checkpoint_path(checkpoint_dir(workspace, 'teacher'), epochs)
+    return checkpoint_path(checkpoint_dir(workspace, 'teacher'), epochs), workspace / 'results' / f'teacher_{iterations}'
 
 
 def score(folders: Dict[str, Path], synthetic: Path) -> Dict[str, Dict[str, float]]:
@@ -238,21 +239,25 @@ def paired(per_seed: Dict[int, Dict], a: str, b: str, metric: str = 'SR') -> Tup
     return sum(d > 0 for d in differences), sum(differences) / len(differences), len(differences)
 
 
-def claim(per_seed: Dict[int, Dict], a: str, b: str, criterion: Criterion = FIRST_CRITERION) -> str:
-    """'holds' / 'reversed' / 'not shown' for "a above b" by `criterion`, with its figures."""
+def outcome(per_seed: Dict[int, Dict], a: str, b: str, criterion: Criterion = FIRST_CRITERION) -> str:
+    """'holds' / 'reversed' / 'not shown' for "a above b" by `criterion`."""
     metric = criterion.metric
     wins, mean, seeds = paired(per_seed, a, b, metric)
     losses = sum(scores[a][metric] < scores[b][metric] for scores in per_seed.values())
     planned = len(criterion.seeds)
     needed = criterion.wins_needed if seeds == planned else max(1, round(criterion.wins_needed * seeds / planned))
     if wins >= needed and mean > criterion.min_mean_difference:
-        outcome = 'holds'
-    elif losses >= needed and mean < -criterion.min_mean_difference:
-        outcome = 'reversed'
-    else:
-        outcome = 'not shown'
-    return (f"{a} above {b}: {outcome} ({a} higher on {wins} of {seeds} seeds, mean paired {metric} difference "
-            f"{mean:+.1f})")
+        return 'holds'
+    if losses >= needed and mean < -criterion.min_mean_difference:
+        return 'reversed'
+    return 'not shown'
+
+
+def claim(per_seed: Dict[int, Dict], a: str, b: str, criterion: Criterion = FIRST_CRITERION) -> str:
+    """outcome() of "a above b" with its figures."""
+    wins, mean, seeds = paired(per_seed, a, b, criterion.metric)
+    return (f"{a} above {b}: {outcome(per_seed, a, b, criterion)} ({a} higher on {wins} of {seeds} seeds, "
+            f"mean paired {criterion.metric} difference {mean:+.1f})")
 
 
 def verdict(per_seed: Dict[int, Dict], criterion: Criterion = FIRST_CRITERION) -> str:
@@ -262,7 +267,7 @@ def verdict(per_seed: Dict[int, Dict], criterion: Criterion = FIRST_CRITERION) -
     lines, metric, floor = [], criterion.metric, 'Untrained student'
     if criterion.teacher_first:
         teacher = [claim(per_seed, 'Teacher', student, criterion) for student in STUDENTS]
-        above = all(': holds (' in line for line in teacher)
+        above = all(outcome(per_seed, 'Teacher', student, criterion) == 'holds' for student in STUDENTS)
         lines.append("Teacher above both students: " + ('yes' if above else 'NO (nothing better to distil from)')
                      + '; ' + '; '.join(teacher))
     failed = [f"seed {seed}: {row} {metric} {scores[row][metric]:.1f}, floor {scores[floor][metric]:.1f}"

@@ -144,10 +144,11 @@ def test_a_shared_teacher_trains_epochs_of_150_keeps_them_all_and_returns_the_bu
             (folder / f'RGBTDiMPnet_ep{epoch:04d}.pth.tar').touch()
 
     monkeypatch.setattr(miniature, 'train_setting', fake_train)
-    path = miniature.train_shared_teacher(tmp_path, 100, 600, 'cpu', tmp_path / 'data', threads=2)
+    path, results = miniature.train_shared_teacher(tmp_path, 100, 600, 'cpu', tmp_path / 'data', threads=2)
+    assert results == tmp_path / 'teacher_seed100' / 'results' / 'teacher_600'
     assert path.name == 'RGBTDiMPnet_ep0004.pth.tar' and path.parent.parent.name == 'cmd'
     assert calls == [(tmp_path / 'teacher_seed100', 'teacher', 600, 100, 4, {'keep_checkpoints': None, 'threads': 2})]
-    assert miniature.train_shared_teacher(tmp_path, 100, 300, 'cpu', tmp_path / 'data').name == 'RGBTDiMPnet_ep0002.pth.tar'
+    assert miniature.train_shared_teacher(tmp_path, 100, 300, 'cpu', tmp_path / 'data')[0].name == 'RGBTDiMPnet_ep0002.pth.tar'
     with pytest.raises(ValueError, match='multiple of 150'):
         miniature.train_shared_teacher(tmp_path, 100, 200, 'cpu', tmp_path / 'data')
 
